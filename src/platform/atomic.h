@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The only includer of <stdatomic.h>. Every atomic operation in zigzag goes
+ * through these wrappers, whose names carry their memory order, so that a
+ * reader sees the order at the call site and tools/lint.sh can reject bare
+ * atomics elsewhere.
+ *
+ * Two families:
+ *   zz_atomic_*_u32/_u64/_size  on _Atomic objects we declare ourselves;
+ *   zz_atomic_word_*            on plain size_t fields of public structs
+ *                               (which cannot be _Atomic, as the headers
+ *                               must compile as C++), via the GCC/Clang
+ *                               __atomic builtins, which TSan understands.
+ */
+#ifndef ZZ_PLATFORM_ATOMIC_H
+#define ZZ_PLATFORM_ATOMIC_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef _Atomic uint32_t zz_atomic_u32;
+typedef _Atomic uint64_t zz_atomic_u64;
+typedef _Atomic size_t zz_atomic_size;
+
+#define ZZ_ATOMIC_INIT(v) (v)
+
+/* ---- 32-bit ---- */
+static inline uint32_t zz_atomic_load_relaxed_u32(const zz_atomic_u32 *p)
+{
+    return atomic_load_explicit((zz_atomic_u32 *)p, memory_order_relaxed);
+}
+static inline uint32_t zz_atomic_load_acquire_u32(const zz_atomic_u32 *p)
+{
+    return atomic_load_explicit((zz_atomic_u32 *)p, memory_order_acquire);
+}
+static inline void zz_atomic_store_relaxed_u32(zz_atomic_u32 *p, uint32_t v)
+{
+    atomic_store_explicit(p, v, memory_order_relaxed);
+}
+static inline void zz_atomic_store_release_u32(zz_atomic_u32 *p, uint32_t v)
+{
+    atomic_store_explicit(p, v, memory_order_release);
+}
+static inline uint32_t zz_atomic_fetch_or_acq_rel_u32(zz_atomic_u32 *p, uint32_t v)
+{
+    return atomic_fetch_or_explicit(p, v, memory_order_acq_rel);
+}
+static inline uint32_t zz_atomic_fetch_and_acq_rel_u32(zz_atomic_u32 *p, uint32_t v)
+{
+    return atomic_fetch_and_explicit(p, v, memory_order_acq_rel);
+}
+static inline uint32_t zz_atomic_fetch_or_relaxed_u32(zz_atomic_u32 *p, uint32_t v)
+{
+    return atomic_fetch_or_explicit(p, v, memory_order_relaxed);
+}
+static inline uint32_t zz_atomic_fetch_and_relaxed_u32(zz_atomic_u32 *p, uint32_t v)
+{
+    return atomic_fetch_and_explicit(p, v, memory_order_relaxed);
+}
+static inline int zz_atomic_cas_strong_relaxed_u32(zz_atomic_u32 *p, uint32_t *expected, uint32_t desired)
+{
+    return atomic_compare_exchange_strong_explicit(p, expected, desired, memory_order_relaxed,
+                                                   memory_order_relaxed);
+}
+
+/* ---- 64-bit ---- */
+static inline uint64_t zz_atomic_load_relaxed_u64(const zz_atomic_u64 *p)
+{
+    return atomic_load_explicit((zz_atomic_u64 *)p, memory_order_relaxed);
+}
+static inline uint64_t zz_atomic_load_acquire_u64(const zz_atomic_u64 *p)
+{
+    return atomic_load_explicit((zz_atomic_u64 *)p, memory_order_acquire);
+}
+static inline void zz_atomic_store_relaxed_u64(zz_atomic_u64 *p, uint64_t v)
+{
+    atomic_store_explicit(p, v, memory_order_relaxed);
+}
+/* On failure *expected gets the current value, loaded with acquire. */
+static inline int zz_atomic_cas_weak_acq_rel_u64(zz_atomic_u64 *p, uint64_t *expected, uint64_t desired)
+{
+    return atomic_compare_exchange_weak_explicit(p, expected, desired, memory_order_acq_rel,
+                                                 memory_order_acquire);
+}
+/* On failure *expected gets the current value, loaded relaxed. */
+static inline int zz_atomic_cas_weak_release_u64(zz_atomic_u64 *p, uint64_t *expected, uint64_t desired)
+{
+    return atomic_compare_exchange_weak_explicit(p, expected, desired, memory_order_release,
+                                                 memory_order_relaxed);
+}
+static inline uint64_t zz_atomic_fetch_add_relaxed_u64(zz_atomic_u64 *p, uint64_t v)
+{
+    return atomic_fetch_add_explicit(p, v, memory_order_relaxed);
+}
+
+/* ---- size_t ---- */
+static inline size_t zz_atomic_load_relaxed_size(const zz_atomic_size *p)
+{
+    return atomic_load_explicit((zz_atomic_size *)p, memory_order_relaxed);
+}
+static inline void zz_atomic_store_relaxed_size(zz_atomic_size *p, size_t v)
+{
+    atomic_store_explicit(p, v, memory_order_relaxed);
+}
+static inline size_t zz_atomic_fetch_add_relaxed_size(zz_atomic_size *p, size_t v)
+{
+    return atomic_fetch_add_explicit(p, v, memory_order_relaxed);
+}
+static inline size_t zz_atomic_fetch_sub_relaxed_size(zz_atomic_size *p, size_t v)
+{
+    return atomic_fetch_sub_explicit(p, v, memory_order_relaxed);
+}
+static inline int zz_atomic_cas_weak_relaxed_size(zz_atomic_size *p, size_t *expected, size_t desired)
+{
+    return atomic_compare_exchange_weak_explicit(p, expected, desired, memory_order_relaxed,
+                                                 memory_order_relaxed);
+}
+
+/* ---- plain size_t words of public structs ---- */
+static inline size_t zz_atomic_word_load_relaxed(const size_t *p)
+{
+    return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+static inline size_t zz_atomic_word_fetch_add_relaxed(size_t *p, size_t v)
+{
+    return __atomic_fetch_add(p, v, __ATOMIC_RELAXED);
+}
+static inline size_t zz_atomic_word_fetch_sub_relaxed(size_t *p, size_t v)
+{
+    return __atomic_fetch_sub(p, v, __ATOMIC_RELAXED);
+}
+static inline int zz_atomic_word_cas_weak_relaxed(size_t *p, size_t *expected, size_t desired)
+{
+    return __atomic_compare_exchange_n(p, expected, desired, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+}
+
+#endif

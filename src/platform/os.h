@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The operating system behind one narrow interface: page size, anonymous
+ * mappings, huge-page advice. os_posix.c implements it for Linux and other
+ * POSIX systems.
+ */
+#ifndef ZZ_PLATFORM_OS_H
+#define ZZ_PLATFORM_OS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* The page size, read once. */
+size_t zz__os_page_size(void);
+
+/* Maps size bytes (a multiple of the page size) of zeroed, lazily committed
+ * memory aligned to align (a power of two, at least the page size).
+ * Returns NULL on failure. */
+void *zz__os_map(size_t size, size_t align);
+
+/* Unmaps what zz__os_map returned (same size). */
+void zz__os_unmap(void *ptr, size_t size);
+
+/* Advises the kernel to back [ptr, ptr+size) with huge pages (want=true) or
+ * not (want=false). Only whole pages inside the range are affected; a
+ * failure is ignored, as advice may be. */
+void zz__os_advise_huge(void *ptr, size_t size, bool want);
+
+/* Zeroes n bytes with stores the compiler may not remove. */
+void zz__os_secure_zero(void *ptr, size_t n);
+
+#endif
