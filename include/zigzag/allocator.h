@@ -84,7 +84,8 @@ ZZ_API size_t zz_page_size(void);
 /**
  * A bump allocator over memory the caller provides: a static array works,
  * and no heap is touched at all. Allocation moves `used` forward; freeing
- * the most recent allocation moves it back; other frees are ignored until
+ * the most recent allocation moves it back to that allocation's start (its
+ * alignment padding stays used); other frees are ignored until
  * zz_fixed_buffer_reset. Not thread-safe: use one per thread or guard it.
  * The fields are readable; change them only through the functions.
  */

@@ -58,6 +58,15 @@ static inline uint32_t zz_atomic_fetch_and_relaxed_u32(zz_atomic_u32 *p, uint32_
 {
     return atomic_fetch_and_explicit(p, v, memory_order_relaxed);
 }
+static inline uint32_t zz_atomic_fetch_add_relaxed_u32(zz_atomic_u32 *p, uint32_t v)
+{
+    return atomic_fetch_add_explicit(p, v, memory_order_relaxed);
+}
+static inline int zz_atomic_cas_weak_relaxed_u32(zz_atomic_u32 *p, uint32_t *expected, uint32_t desired)
+{
+    return atomic_compare_exchange_weak_explicit(p, expected, desired, memory_order_relaxed,
+                                                 memory_order_relaxed);
+}
 static inline int zz_atomic_cas_strong_relaxed_u32(zz_atomic_u32 *p, uint32_t *expected, uint32_t desired)
 {
     return atomic_compare_exchange_strong_explicit(p, expected, desired, memory_order_relaxed,
@@ -121,6 +130,12 @@ static inline int zz_atomic_cas_weak_relaxed_size(zz_atomic_size *p, size_t *exp
 static inline size_t zz_atomic_word_load_relaxed(const size_t *p)
 {
     return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+/* Relaxed: for initialising a word before it is shared, or for a value no
+ * other memory depends on. */
+static inline void zz_atomic_word_store_relaxed(size_t *p, size_t v)
+{
+    __atomic_store_n(p, v, __ATOMIC_RELAXED);
 }
 static inline size_t zz_atomic_word_fetch_add_relaxed(size_t *p, size_t v)
 {
