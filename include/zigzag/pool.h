@@ -72,11 +72,11 @@ typedef struct zz_pool_options {
 
 /** Options for a pool of `capacity` objects of `type`: size and alignment from the type. */
 #ifdef __cplusplus
-#define ZZ_POOL_OPTIONS_FOR(type, capacity)                                                        \
-    (zz_pool_options{sizeof(type), alignof(type), (size_t)(capacity), 0u, zz_allocator{}})
+#define ZZ_POOL_OPTIONS_FOR(type_, capacity_)                                                      \
+    (zz_pool_options{sizeof(type_), alignof(type_), (size_t)(capacity_), 0u, zz_allocator{}})
 #else
-#define ZZ_POOL_OPTIONS_FOR(type, capacity)                                                        \
-    ((zz_pool_options){.size = sizeof(type), .align = _Alignof(type), .capacity = (capacity)})
+#define ZZ_POOL_OPTIONS_FOR(type_, capacity_)                                                      \
+    ((zz_pool_options){.size = sizeof(type_), .align = _Alignof(type_), .capacity = (capacity_)})
 #endif
 
 /**

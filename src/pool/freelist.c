@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The cold half of the lock-free core (freelist.h holds the hot half, inline
+ * so that zz_pool_alloc and zz_pool_free compile to straight-line code):
+ * set-up, counters, and a validator for tests and ZZ_DEBUG builds.
+ */
+#include "pool/freelist.h"
+
+void zz__freelist_init(struct zz_freelist *fl, zz_atomic_u32 *links, uint32_t capacity)
+{
+    /* Relaxed: the pool is published to other threads by whatever hands
+     * them its pointer after zz_pool_create returns. */
+    zz_atomic_store_relaxed_u64(&fl->head, zz__head_make(0, 0));
+    zz_atomic_store_relaxed_u32(&fl->pushes, 0);
+    zz_atomic_store_relaxed_u32(&fl->hwm, 0);
+    fl->links = links;
+    fl->end = capacity;
+}
+
+uint32_t zz__freelist_in_use(const struct zz_freelist *fl)
+{
+    /* Relaxed, both: the difference is exact at quiescence, which is all
+     * that is promised; in flight it is some recent value. */
+    uint32_t pops = (uint32_t)(zz_atomic_load_relaxed_u64(&fl->head) >> 32);
+    uint32_t pushes = zz_atomic_load_relaxed_u32(&fl->pushes);
+    uint32_t in_use = pops - pushes;
+    /* A reader racing a push may see its pop-side effect late and the push
+     * early; never report more than the pool holds, or a "negative" count. */
+    return in_use > fl->end ? 0 : in_use;
+}
+
+uint32_t zz__freelist_hwm(const struct zz_freelist *fl)
+{
+    /* Relaxed: a statistic, exact at quiescence. */
+    return zz_atomic_load_relaxed_u32(&fl->hwm);
+}
+
+void zz__freelist_raise_hwm(struct zz_freelist *fl, uint32_t idx)
+{
+    /* Relaxed: a monotonic maximum; pops of fresh blocks happen in index
+     * order but their updates here may arrive in any order, hence the loop. */
+    uint32_t seen = zz_atomic_load_relaxed_u32(&fl->hwm);
+    while (seen <= idx && !zz_atomic_cas_weak_relaxed_u32(&fl->hwm, &seen, idx + 1u)) {
+    }
+}
+
+bool zz__freelist_validate_unsync(const struct zz_freelist *fl, const char **why)
+{
+    uint32_t hwm = zz__freelist_hwm(fl);
+    uint32_t in_use = 0;
+    for (uint32_t i = 0; i < hwm; i++)
+        in_use += zz_atomic_load_relaxed_u32(&fl->links[i]) == ZZ_LINK_IN_USE;
+    if (in_use != zz__freelist_in_use(fl)) {
+        *why = "blocks marked in use differ from pops - pushes";
+        return false;
+    }
+    /* Walk the list: every index in range, none in use, none twice (a walk
+     * longer than the free count means a cycle), and it ends at `end`. */
+    uint64_t free_blocks = (uint64_t)fl->end - in_use;
+    uint64_t steps = 0;
+    uint32_t idx = (uint32_t)zz_atomic_load_relaxed_u64(&fl->head);
+    if (idx >= hwm && idx < fl->end) {
+        steps = fl->end - idx;
+        idx = fl->end;
+    }
+    while (idx != fl->end) {
+        if (idx > fl->end) {
+            *why = "list index out of range";
+            return false;
+        }
+        uint32_t link = zz_atomic_load_relaxed_u32(&fl->links[idx]);
+        if (link == ZZ_LINK_IN_USE) {
+            *why = "block in use is on the free list";
+            return false;
+        }
+        if (++steps > free_blocks) {
+            *why = "free list is longer than the free count (cycle or double push)";
+            return false;
+        }
+        idx = link ^ (idx + 1u);
+        if (idx >= hwm && idx < fl->end) {
+            /* Links from hwm on were never written: the rest of the list is
+             * the implicit chain idx, idx + 1, ..., end - 1. */
+            steps += fl->end - idx;
+            break;
+        }
+    }
+    if (steps != free_blocks) {
+        *why = "free list is shorter than the free count (lost block)";
+        return false;
+    }
+    return true;
+}

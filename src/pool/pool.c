@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Pool lifecycle: option checks, creation in O(1), destruction, wiping and
+ * statistics. The hot operations are in ops.c; the lock-free list they
+ * share is in freelist.h.
+ */
+#include <string.h>
+
+#include "platform/os.h"
+#include "pool/pool_internal.h"
+
+/* Transparent huge pages come in 2 MiB; advice on smaller slabs is moot. */
+#define ZZ_HUGE_PAGE_SIZE ((size_t)2 << 20)
+
+/* Alignments above this are refused: no allocator can serve them usefully. */
+#define ZZ_POOL_MAX_ALIGN ((size_t)1 << 30)
+
+/* The resolved shape of a pool, computed before anything is allocated. */
+struct zz_pool_plan {
+    size_t stride, align, capacity, slab_bytes, meta_offset, mem_size, mem_align;
+    zz_allocator backing;
+    unsigned flags;
+};
+
+static bool zz_backing_is_valid(zz_allocator a)
+{
+    if (a.vtable == NULL)
+        return a.ctx == NULL; /* all-zero: the default */
+    return a.vtable->alloc != NULL && a.vtable->free != NULL;
+}
+
+static int zz_pool_plan_make(const zz_pool_options *o, struct zz_pool_plan *plan)
+{
+    if (o->size == 0 || o->capacity == 0 || o->capacity > ZZ_POOL_MAX_CAPACITY)
+        return ZZ_EINVAL;
+    if ((o->flags & ~(unsigned)ZZ_POOL_VALID_FLAGS) != 0 || !zz_backing_is_valid(o->backing))
+        return ZZ_EINVAL;
+    size_t align = o->align != 0 ? o->align : _Alignof(max_align_t);
+    if (!zz__is_pow2(align) || align > ZZ_POOL_MAX_ALIGN)
+        return ZZ_EINVAL;
+
+    size_t stride, slab_bytes, meta_offset, links_bytes, mem_size;
+    if (!zz__align_up(o->size < ZZ_POOL_MIN_BLOCK ? ZZ_POOL_MIN_BLOCK : o->size, align, &stride))
+        return ZZ_EINVAL;
+    if (__builtin_mul_overflow(stride, o->capacity, &slab_bytes) ||
+        !zz__align_up(slab_bytes, ZZ_CACHE_LINE, &meta_offset) ||
+        __builtin_mul_overflow(o->capacity, sizeof(zz_atomic_u32), &links_bytes) ||
+        __builtin_add_overflow(meta_offset, sizeof(struct zz_pool), &mem_size) ||
+        __builtin_add_overflow(mem_size, links_bytes, &mem_size))
+        return ZZ_EINVAL;
+
+    plan->stride = stride;
+    plan->align = align;
+    plan->capacity = o->capacity;
+    plan->slab_bytes = slab_bytes;
+    plan->meta_offset = meta_offset;
+    plan->mem_size = mem_size;
+    plan->mem_align = align > ZZ_CACHE_LINE ? align : ZZ_CACHE_LINE;
+    plan->backing = o->backing.vtable != NULL ? o->backing : zz_page_allocator();
+    plan->flags = o->flags;
+    return 0;
+}
+
+/* The inverse of an odd number modulo 2^64, by Newton's iteration: each
+ * step doubles the number of correct low bits, and x = d is right in 3. */
+static uint64_t zz_inverse_odd(uint64_t d)
+{
+    uint64_t x = d;
+    for (int i = 0; i < 5; i++)
+        x *= 2 - d * x;
+    return x;
+}
+
+static bool zz_backing_is_page(zz_allocator a)
+{
+    return a.vtable == &zz__page_vtable;
+}
+
+int zz_pool_create(zz_pool **out, const zz_pool_options *opts)
+{
+    if (out == NULL || opts == NULL)
+        return ZZ_EINVAL;
+    struct zz_pool_plan plan;
+    int rc = zz_pool_plan_make(opts, &plan);
+    if (rc != 0)
+        return rc;
+
+    unsigned char *mem = zz_alloc(plan.backing, plan.mem_size, plan.mem_align);
+    if (mem == NULL)
+        return ZZ_ENOMEM;
+    if (((uintptr_t)mem & (plan.mem_align - 1)) != 0) {
+        /* A backing allocator that ignores alignment cannot serve this pool. */
+        zz_free(plan.backing, mem, plan.mem_size, plan.mem_align);
+        return ZZ_EINVAL;
+    }
+
+    /* meta_offset is a multiple of the cache line, and mem is aligned to it. */
+    struct zz_pool *pool = (void *)(mem + plan.meta_offset);
+    zz_atomic_u32 *links = (zz_atomic_u32 *)(pool + 1);
+    bool zeroed = zz_backing_is_page(plan.backing);
+    if (!zeroed) {
+        /* Only the page allocator is known to return zeroed memory; other
+         * backings get their links cleared: 4 bytes a block, no block touched. */
+        memset(pool, 0, sizeof(*pool));
+        memset((void *)links, 0, plan.capacity * sizeof(*links));
+    }
+    if (zeroed && plan.slab_bytes >= ZZ_HUGE_PAGE_SIZE) {
+        /* Small pages by default, so that a big, mostly idle pool commits
+         * only what it hands out; huge pages only when asked for. */
+        zz__os_advise_huge(mem, plan.slab_bytes, (plan.flags & ZZ_POOL_HUGE_PAGES) != 0);
+    }
+
+    zz__freelist_init(&pool->fl, links, (uint32_t)plan.capacity);
+    pool->base = (uintptr_t)mem;
+    pool->stride = plan.stride;
+    pool->stride_shift = (unsigned)__builtin_ctzll(plan.stride);
+    pool->stride_inv = zz_inverse_odd((uint64_t)plan.stride >> pool->stride_shift);
+    pool->flags = plan.flags;
+    pool->align = plan.align;
+    pool->backing = plan.backing;
+    pool->mem = mem;
+    pool->mem_size = plan.mem_size;
+    pool->mem_align = plan.mem_align;
+    *out = pool;
+    return 0;
+}
+
+void zz_pool_destroy(zz_pool *pool)
+{
+    if (pool == NULL)
+        return;
+    if (pool->flags & ZZ_POOL_ZERO_ON_DESTROY)
+        zz__os_secure_zero(pool->mem, (size_t)zz__freelist_hwm(&pool->fl) * pool->stride);
+    /* The pool lives inside the memory it frees: copy what free needs. */
+    zz_allocator backing = pool->backing;
+    void *mem = pool->mem;
+    size_t size = pool->mem_size, align = pool->mem_align;
+    zz_free(backing, mem, size, align);
+}
+
+int zz_pool_wipe(zz_pool *pool)
+{
+    if (pool == NULL)
+        return ZZ_EINVAL;
+    if (zz__freelist_in_use(&pool->fl) != 0)
+        return ZZ_EBUSY;
+    zz__os_secure_zero(pool->mem, (size_t)zz__freelist_hwm(&pool->fl) * pool->stride);
+    return 0;
+}
+
+void zz_pool_stats_get(const zz_pool *pool, zz_pool_stats *out)
+{
+    if (out == NULL)
+        return;
+    memset(out, 0, sizeof(*out));
+    if (pool == NULL)
+        return;
+    out->capacity = pool->fl.end;
+    out->in_use = zz__freelist_in_use(&pool->fl);
+    out->peak_in_use = zz__freelist_hwm(&pool->fl);
+    out->block_size = pool->stride;
+    out->block_align = pool->align;
+    out->flags = pool->flags;
+    out->slab_bytes = (size_t)pool->fl.end * pool->stride;
+    out->meta_bytes = pool->mem_size - out->slab_bytes;
+}
+
+bool zz__pool_validate(const zz_pool *pool, const char **why)
+{
+    return zz__freelist_validate_unsync(&pool->fl, why);
+}

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The pool object, shared by the pool's source files and the tests.
+ *
+ * Memory: one allocation from the backing allocator holds, in order,
+ *   [ slab: capacity * stride bytes ][ struct zz_pool ][ links: capacity * 4 bytes ]
+ * The slab comes first so that its alignment costs no padding. Blocks are
+ * named by 32-bit indices, never by pointers, in every shared structure:
+ * a later multi-slab pool maps index ranges to slabs, and a pool in memory
+ * shared between processes needs only its own `base` per process.
+ *
+ * Invariants, exact whenever no operation is in flight:
+ *   in_use + (blocks on the free list) == capacity
+ *   peak_in_use == hwm, and blocks [hwm, capacity) were never handed out
+ *   links[i] == ZZ_LINK_IN_USE  <=>  block i is handed out
+ */
+#ifndef ZZ_POOL_INTERNAL_H
+#define ZZ_POOL_INTERNAL_H
+
+#include "pool/freelist.h"
+
+struct zz_pool {
+    struct zz_freelist fl;
+
+    /* Read-only after creation; read by every operation. */
+    _Alignas(ZZ_CACHE_LINE) uintptr_t base; /* address of block 0 */
+    size_t stride;                          /* bytes from one block to the next */
+    uint64_t stride_inv;                    /* inverse of stride's odd part mod 2^64 */
+    unsigned stride_shift;                  /* log2 of stride's power-of-two part */
+    unsigned flags;
+    size_t align;
+
+    /* Needed only to give the memory back. */
+    zz_allocator backing;
+    void *mem;
+    size_t mem_size;
+    size_t mem_align;
+};
+
+static inline uint64_t zz__rotr64(uint64_t x, unsigned r)
+{
+    return (x >> r) | (x << ((64u - r) & 63u));
+}
+
+/*
+ * The index of the block that starts at ptr, or a value >= capacity when ptr
+ * is not a block start of this pool, in one multiply and no division: with
+ * stride = odd * 2^shift and inv the inverse of odd modulo 2^64, an offset
+ * that is a multiple of stride maps to offset / stride exactly, while any
+ * other offset (interior, misaligned, below base, past the end) maps to a
+ * value above UINT64_MAX / stride, which is at least capacity (Hacker's
+ * Delight, 10-17: divisibility by rotated multiplicative inverse).
+ */
+static inline uint64_t zz__pool_index(const struct zz_pool *pool, const void *ptr)
+{
+    uint64_t offset = (uint64_t)((uintptr_t)ptr - pool->base);
+    return zz__rotr64(offset * pool->stride_inv, pool->stride_shift);
+}
+
+static inline void *zz__pool_block(const struct zz_pool *pool, uint32_t idx)
+{
+    return (void *)(pool->base + (uintptr_t)idx * pool->stride);
+}
+
+/* Checks every invariant; single-threaded. Returns false and a reason. */
+bool zz__pool_validate(const zz_pool *pool, const char **why);
+
+#endif
