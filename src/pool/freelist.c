@@ -20,13 +20,14 @@ void zz__freelist_init(struct zz_freelist *fl, zz_atomic_u32 *links, uint32_t ca
 uint32_t zz__freelist_in_use(const struct zz_freelist *fl)
 {
     /* Relaxed, both: the difference is exact at quiescence, which is all
-     * that is promised; in flight it is some recent value. */
-    uint32_t pops = (uint32_t)(zz_atomic_load_relaxed_u64(&fl->head) >> 32);
+     * that is promised. While others run, operations that land between the
+     * two reads can push it outside [0, capacity] for a moment; clamp it. */
     uint32_t pushes = zz_atomic_load_relaxed_u32(&fl->pushes);
+    uint32_t pops = (uint32_t)(zz_atomic_load_relaxed_u64(&fl->head) >> 32);
     uint32_t in_use = pops - pushes;
-    /* A reader racing a push may see its pop-side effect late and the push
-     * early; never report more than the pool holds, or a "negative" count. */
-    return in_use > fl->end ? 0 : in_use;
+    if (in_use > UINT32_MAX / 2)
+        return 0;
+    return in_use > fl->end ? fl->end : in_use;
 }
 
 uint32_t zz__freelist_hwm(const struct zz_freelist *fl)
