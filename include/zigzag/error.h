@@ -12,11 +12,11 @@
 ZZ_EXTERN_C_BEGIN
 
 /* XX(name, value, message): the single list the enum and both name functions come from. */
-#define ZZ_ERROR_MAP(XX)                                                                   \
-    XX(EINVAL, -1, "invalid argument")                                                     \
-    XX(ENOMEM, -2, "out of memory: the backing allocator or the pool is exhausted")       \
-    XX(EFOREIGN, -3, "pointer is not the start of a block of this pool")                  \
-    XX(EDOUBLEFREE, -4, "block is already free")                                           \
+#define ZZ_ERROR_MAP(XX)                                                                           \
+    XX(EINVAL, -1, "invalid argument")                                                             \
+    XX(ENOMEM, -2, "out of memory: the backing allocator or the pool is exhausted")                \
+    XX(EFOREIGN, -3, "pointer is not the start of a block of this pool")                           \
+    XX(EDOUBLEFREE, -4, "block is already free")                                                   \
     XX(EBUSY, -5, "blocks of the pool are still in use")
 
 /** Error codes; success is 0. */

@@ -62,12 +62,14 @@ static inline uint32_t zz_atomic_fetch_add_relaxed_u32(zz_atomic_u32 *p, uint32_
 {
     return atomic_fetch_add_explicit(p, v, memory_order_relaxed);
 }
-static inline int zz_atomic_cas_weak_relaxed_u32(zz_atomic_u32 *p, uint32_t *expected, uint32_t desired)
+static inline int zz_atomic_cas_weak_relaxed_u32(zz_atomic_u32 *p, uint32_t *expected,
+                                                 uint32_t desired)
 {
     return atomic_compare_exchange_weak_explicit(p, expected, desired, memory_order_relaxed,
                                                  memory_order_relaxed);
 }
-static inline int zz_atomic_cas_strong_relaxed_u32(zz_atomic_u32 *p, uint32_t *expected, uint32_t desired)
+static inline int zz_atomic_cas_strong_relaxed_u32(zz_atomic_u32 *p, uint32_t *expected,
+                                                   uint32_t desired)
 {
     return atomic_compare_exchange_strong_explicit(p, expected, desired, memory_order_relaxed,
                                                    memory_order_relaxed);
@@ -87,13 +89,15 @@ static inline void zz_atomic_store_relaxed_u64(zz_atomic_u64 *p, uint64_t v)
     atomic_store_explicit(p, v, memory_order_relaxed);
 }
 /* On failure *expected gets the current value, loaded with acquire. */
-static inline int zz_atomic_cas_weak_acq_rel_u64(zz_atomic_u64 *p, uint64_t *expected, uint64_t desired)
+static inline int zz_atomic_cas_weak_acq_rel_u64(zz_atomic_u64 *p, uint64_t *expected,
+                                                 uint64_t desired)
 {
     return atomic_compare_exchange_weak_explicit(p, expected, desired, memory_order_acq_rel,
                                                  memory_order_acquire);
 }
 /* On failure *expected gets the current value, loaded relaxed. */
-static inline int zz_atomic_cas_weak_release_u64(zz_atomic_u64 *p, uint64_t *expected, uint64_t desired)
+static inline int zz_atomic_cas_weak_release_u64(zz_atomic_u64 *p, uint64_t *expected,
+                                                 uint64_t desired)
 {
     return atomic_compare_exchange_weak_explicit(p, expected, desired, memory_order_release,
                                                  memory_order_relaxed);
@@ -120,7 +124,8 @@ static inline size_t zz_atomic_fetch_sub_relaxed_size(zz_atomic_size *p, size_t 
 {
     return atomic_fetch_sub_explicit(p, v, memory_order_relaxed);
 }
-static inline int zz_atomic_cas_weak_relaxed_size(zz_atomic_size *p, size_t *expected, size_t desired)
+static inline int zz_atomic_cas_weak_relaxed_size(zz_atomic_size *p, size_t *expected,
+                                                  size_t desired)
 {
     return atomic_compare_exchange_weak_explicit(p, expected, desired, memory_order_relaxed,
                                                  memory_order_relaxed);

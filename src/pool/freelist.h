@@ -169,8 +169,8 @@ static inline int zz__freelist_push_mpmc(struct zz_freelist *fl, uint32_t idx, b
         uint32_t expected = ZZ_LINK_IN_USE;
         /* Relaxed: the CAS only decides which free owns the block; the
          * block's contents are published by the release CAS on the head. */
-        if (ZZ_UNLIKELY(!zz_atomic_cas_strong_relaxed_u32(
-                link, &expected, zz__link_encode(idx, (uint32_t)head))))
+        if (ZZ_UNLIKELY(!zz_atomic_cas_strong_relaxed_u32(link, &expected,
+                                                          zz__link_encode(idx, (uint32_t)head))))
             return ZZ_EDOUBLEFREE;
     } else {
         /* Relaxed: ZZ_LINK_IN_USE was stored by the pop that handed the

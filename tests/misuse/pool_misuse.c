@@ -47,7 +47,7 @@ static void check_foreign(size_t size, size_t align, unsigned flags)
         first - 1,
         first - stride,
         first - stride * 1000,
-        first + stride * CAP,       /* one past the end */
+        first + stride * CAP, /* one past the end */
         first + stride * CAP + 1,
         first + stride * (CAP + 5),
         theirs,
@@ -96,7 +96,8 @@ static void test_every_offset(void **state)
 {
     (void)state;
     zz_pool *pool;
-    assert_int_equal(zz_pool_create(&pool, &(zz_pool_options){.size = 12, .align = 4, .capacity = 50}), 0);
+    assert_int_equal(
+        zz_pool_create(&pool, &(zz_pool_options){.size = 12, .align = 4, .capacity = 50}), 0);
     unsigned char *base = zz_pool_alloc(pool);
     assert_int_equal(zz_pool_free(pool, base), 0);
     for (size_t off = 0; off < 12 * 52; off++) {
@@ -112,7 +113,8 @@ static void test_every_offset(void **state)
 static void check_double_free(unsigned flags)
 {
     zz_pool *pool;
-    assert_int_equal(zz_pool_create(&pool, &(zz_pool_options){.size = 32, .capacity = 8, .flags = flags}), 0);
+    assert_int_equal(
+        zz_pool_create(&pool, &(zz_pool_options){.size = 32, .capacity = 8, .flags = flags}), 0);
     void *a = zz_pool_alloc(pool), *b = zz_pool_alloc(pool), *c = zz_pool_alloc(pool);
     assert_int_equal(zz_pool_free(pool, b), 0);
     assert_int_equal(zz_pool_free(pool, b), ZZ_EDOUBLEFREE);
@@ -163,12 +165,9 @@ static void test_invalid_pool_argument(void **state)
 }
 
 static const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_foreign_pow2_stride),
-    cmocka_unit_test(test_foreign_odd_stride),
-    cmocka_unit_test(test_every_offset),
-    cmocka_unit_test(test_double_free_default),
-    cmocka_unit_test(test_double_free_checked),
-    cmocka_unit_test(test_invalid_pool_argument),
+    cmocka_unit_test(test_foreign_pow2_stride), cmocka_unit_test(test_foreign_odd_stride),
+    cmocka_unit_test(test_every_offset),        cmocka_unit_test(test_double_free_default),
+    cmocka_unit_test(test_double_free_checked), cmocka_unit_test(test_invalid_pool_argument),
 };
 
 ZZ_TEST_MAIN(tests)

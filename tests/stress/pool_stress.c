@@ -15,7 +15,6 @@
  */
 #include <pthread.h>
 #include <sched.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 
 #include "pool/pool_internal.h"
@@ -71,7 +70,7 @@ static void take(struct shared *sh, uint32_t id, void *p, uint64_t seq)
     if (idx >= CAPACITY ||
         !atomic_compare_exchange_strong_explicit(&sh->owner[idx], &expected, id + 1,
                                                  memory_order_relaxed, memory_order_relaxed)) {
-        atomic_fetch_add(&sh->errors, 1);
+        atomic_fetch_add_explicit(&sh->errors, 1, memory_order_seq_cst);
         return;
     }
     struct stamp s = {id, id ^ 0x5a5a5a5au, seq};
@@ -85,17 +84,17 @@ static void give_back(struct shared *sh, uint32_t id, void *p, uint64_t seq, boo
     memcpy(&s, p, sizeof(s));
     uint32_t holder = s.thread;
     if (s.check != (holder ^ 0x5a5a5a5au) || (check_seq && (holder != id || s.seq != seq)))
-        atomic_fetch_add(&sh->errors, 1);
+        atomic_fetch_add_explicit(&sh->errors, 1, memory_order_seq_cst);
     unsigned char fill = ((unsigned char *)p)[sh->stride - 1];
     if (fill != (unsigned char)(s.seq & 0xff))
-        atomic_fetch_add(&sh->errors, 1);
+        atomic_fetch_add_explicit(&sh->errors, 1, memory_order_seq_cst);
     uint32_t idx = block_index(sh, p);
     uint32_t expected = holder + 1;
-    if (!atomic_compare_exchange_strong_explicit(&sh->owner[idx], &expected, 0, memory_order_relaxed,
-                                                 memory_order_relaxed))
-        atomic_fetch_add(&sh->errors, 1);
+    if (!atomic_compare_exchange_strong_explicit(&sh->owner[idx], &expected, 0,
+                                                 memory_order_relaxed, memory_order_relaxed))
+        atomic_fetch_add_explicit(&sh->errors, 1, memory_order_seq_cst);
     if (zz_pool_free(sh->pool, p) != 0)
-        atomic_fetch_add(&sh->errors, 1);
+        atomic_fetch_add_explicit(&sh->errors, 1, memory_order_seq_cst);
 }
 
 static void *worker_main(void *arg)
@@ -107,7 +106,7 @@ static void *worker_main(void *arg)
     int n = 0;
     uint64_t rng = 0x9e3779b97f4a7c15ull * (w->id + 1);
     uint64_t seq = 0;
-    while (!atomic_load(&sh->go))
+    while (!atomic_load_explicit(&sh->go, memory_order_seq_cst))
         sched_yield();
     for (long it = 0; it < w->iters; it++) {
         rng ^= rng << 13;
@@ -116,12 +115,13 @@ static void *worker_main(void *arg)
         unsigned r = (unsigned)(rng >> 32);
         if (r % 16 == 0) {
             /* Hand a block to the next thread's mailbox; free what we find in ours. */
-            void *mine = atomic_exchange(&sh->mailbox[w->id], NULL);
+            void *mine = atomic_exchange_explicit(&sh->mailbox[w->id], NULL, memory_order_acq_rel);
             if (mine != NULL)
                 give_back(sh, w->id, mine, 0, false);
             if (n > 0) {
                 void *p = held[--n];
-                void *old = atomic_exchange(&sh->mailbox[(w->id + 1) % MAX_THREADS], p);
+                void *old = atomic_exchange_explicit(&sh->mailbox[(w->id + 1) % MAX_THREADS], p,
+                                                     memory_order_acq_rel);
                 if (old != NULL)
                     give_back(sh, w->id, old, 0, false);
             }
@@ -168,18 +168,19 @@ static void run_stress(int threads, unsigned flags, size_t size)
         w[t] = (struct worker){sh, (uint32_t)t, iterations()};
         assert_int_equal(pthread_create(&tid[t], NULL, worker_main, &w[t]), 0);
     }
-    atomic_store(&sh->go, true);
+    atomic_store_explicit(&sh->go, true, memory_order_seq_cst);
     for (int t = 0; t < threads; t++)
         assert_int_equal(pthread_join(tid[t], NULL), 0);
     for (int t = 0; t < MAX_THREADS; t++) {
-        void *p = atomic_exchange(&sh->mailbox[t], NULL);
+        void *p = atomic_exchange_explicit(&sh->mailbox[t], NULL, memory_order_acq_rel);
         if (p != NULL)
             give_back(sh, 0, p, 0, false);
     }
     print_message("%d threads, flags %u, stride %zu: %ld allocs, %ld empty pool\n", threads, flags,
-                  sh->stride, atomic_load(&sh->allocs), atomic_load(&sh->empty));
-    assert_int_equal(atomic_load(&sh->errors), 0);
-    assert_true(atomic_load(&sh->allocs) > 0);
+                  sh->stride, atomic_load_explicit(&sh->allocs, memory_order_seq_cst),
+                  atomic_load_explicit(&sh->empty, memory_order_seq_cst));
+    assert_int_equal(atomic_load_explicit(&sh->errors, memory_order_seq_cst), 0);
+    assert_true(atomic_load_explicit(&sh->allocs, memory_order_seq_cst) > 0);
 
     /* Conservation: every block is back, exactly once. */
     zz_pool_stats_get(sh->pool, &st);
@@ -195,7 +196,8 @@ static void run_stress(int threads, unsigned flags, size_t size)
         uint32_t idx = block_index(sh, all[i]);
         assert_true(idx < CAPACITY);
         uint32_t expected = 0;
-        assert_true(atomic_compare_exchange_strong(&sh->owner[idx], &expected, 1));
+        assert_true(atomic_compare_exchange_strong_explicit(
+            &sh->owner[idx], &expected, 1, memory_order_seq_cst, memory_order_seq_cst));
     }
     assert_null(zz_pool_alloc(sh->pool));
     zz_pool_stats_get(sh->pool, &st);
@@ -247,14 +249,17 @@ static void *racer_main(void *arg)
     int seen = 0;
     for (;;) {
         int round;
-        while ((round = atomic_load(&r->round)) == seen)
+        while ((round = atomic_load_explicit(&r->round, memory_order_seq_cst)) == seen)
             sched_yield(); /* three spinning threads on two cores: let the others run */
         if (round < 0)
             return NULL;
         seen = round;
-        int rc = zz_pool_free(r->pool, atomic_load(&r->target));
-        atomic_fetch_add(rc == 0 ? &r->ok : rc == ZZ_EDOUBLEFREE ? &r->refused : &r->other, 1);
-        atomic_fetch_add(&r->done, 1);
+        int rc = zz_pool_free(r->pool, atomic_load_explicit(&r->target, memory_order_seq_cst));
+        atomic_fetch_add_explicit(rc == 0                ? &r->ok
+                                  : rc == ZZ_EDOUBLEFREE ? &r->refused
+                                                         : &r->other,
+                                  1, memory_order_seq_cst);
+        atomic_fetch_add_explicit(&r->done, 1, memory_order_seq_cst);
     }
 }
 
@@ -262,8 +267,10 @@ static void test_racing_double_free_checked(void **state)
 {
     (void)state;
     struct racer r = {0};
-    assert_int_equal(zz_pool_create(&r.pool, &(zz_pool_options){.size = 16, .capacity = 8,
-                                                                 .flags = ZZ_POOL_CHECKED}), 0);
+    assert_int_equal(
+        zz_pool_create(&r.pool,
+                       &(zz_pool_options){.size = 16, .capacity = 8, .flags = ZZ_POOL_CHECKED}),
+        0);
     pthread_t t[2];
     for (int i = 0; i < 2; i++)
         assert_int_equal(pthread_create(&t[i], NULL, racer_main, &r), 0);
@@ -271,21 +278,21 @@ static void test_racing_double_free_checked(void **state)
     for (int i = 1; i <= rounds; i++) {
         void *p = zz_pool_alloc(r.pool);
         assert_non_null(p);
-        atomic_store(&r.target, p);
-        atomic_store(&r.done, 0);
-        atomic_store(&r.round, i);
-        while (atomic_load(&r.done) != 2)
+        atomic_store_explicit(&r.target, p, memory_order_seq_cst);
+        atomic_store_explicit(&r.done, 0, memory_order_seq_cst);
+        atomic_store_explicit(&r.round, i, memory_order_seq_cst);
+        while (atomic_load_explicit(&r.done, memory_order_seq_cst) != 2)
             sched_yield();
         zz_pool_stats st;
         zz_pool_stats_get(r.pool, &st);
         assert_int_equal(st.in_use, 0);
     }
-    atomic_store(&r.round, -1);
+    atomic_store_explicit(&r.round, -1, memory_order_seq_cst);
     for (int i = 0; i < 2; i++)
         assert_int_equal(pthread_join(t[i], NULL), 0);
-    assert_int_equal(atomic_load(&r.ok), rounds);
-    assert_int_equal(atomic_load(&r.refused), rounds);
-    assert_int_equal(atomic_load(&r.other), 0);
+    assert_int_equal(atomic_load_explicit(&r.ok, memory_order_seq_cst), rounds);
+    assert_int_equal(atomic_load_explicit(&r.refused, memory_order_seq_cst), rounds);
+    assert_int_equal(atomic_load_explicit(&r.other, memory_order_seq_cst), 0);
     const char *why = NULL;
     if (!zz__pool_validate(r.pool, &why))
         fail_msg("pool invariant broken: %s", why);

@@ -56,9 +56,10 @@ static void test_create_geometry(void **state)
     static const struct {
         size_t size, align, stride, block_align;
     } cases[] = {
-        {1, 1, 8, 1},     {3, 0, 16, 16},   {8, 8, 8, 8},           {24, 8, 24, 8},
-        {40, 8, 40, 8},   {100, 4, 100, 4}, {17, 16, 32, 16},       {64, 64, 64, 64},
-        {65, 64, 128, 64}, {1, 4096, 4096, 4096}, {4097, 4096, 8192, 4096}, {96, 32, 96, 32},
+        {1, 1, 8, 1},          {3, 0, 16, 16},           {8, 8, 8, 8},
+        {24, 8, 24, 8},        {40, 8, 40, 8},           {100, 4, 100, 4},
+        {17, 16, 32, 16},      {64, 64, 64, 64},         {65, 64, 128, 64},
+        {1, 4096, 4096, 4096}, {4097, 4096, 8192, 4096}, {96, 32, 96, 32},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         zz_pool *pool;
@@ -193,7 +194,8 @@ static void test_destroy_returns_everything(void **state)
     (void)state;
     zz_allocator a = counted();
     zz_pool *pool;
-    assert_int_equal(zz_pool_create(&pool, &(zz_pool_options){.size = 24, .capacity = 1000, .backing = a}), 0);
+    assert_int_equal(
+        zz_pool_create(&pool, &(zz_pool_options){.size = 24, .capacity = 1000, .backing = a}), 0);
     zz_counting_stats s = counts();
     assert_int_equal(s.allocs, 1);
     assert_true(s.live_bytes >= 24 * 1000);
@@ -264,8 +266,8 @@ static void test_create_is_lazy(void **state)
     size_t after_alloc = rss_bytes();
     for (int i = 0; i < 1000; i++)
         assert_int_equal(zz_pool_free(pool, p[i]), 0);
-    print_message("rss growth: create %zu KiB, +1000 blocks %zu KiB\n", (after_create - before) >> 10,
-                  (after_alloc - before) >> 10);
+    print_message("rss growth: create %zu KiB, +1000 blocks %zu KiB\n",
+                  (after_create - before) >> 10, (after_alloc - before) >> 10);
     assert_true(after_create - before < ((size_t)256 << 10));
     assert_true(after_alloc - before < ((size_t)2 << 20));
     zz_pool_destroy(pool);

@@ -170,7 +170,8 @@ static void test_free_zeroed(void **state)
 {
     (void)state;
     zz_pool *pool;
-    assert_int_equal(zz_pool_create(&pool, &(zz_pool_options){.size = 40, .align = 8, .capacity = 4}), 0);
+    assert_int_equal(
+        zz_pool_create(&pool, &(zz_pool_options){.size = 40, .align = 8, .capacity = 4}), 0);
     unsigned char *p = zz_pool_alloc(pool);
     unsigned char *q = zz_pool_alloc(pool);
     memset(p, 0xee, 40);
@@ -219,7 +220,9 @@ static void test_zero_on_destroy(void **state)
         zz_fixed_buffer fb;
         assert_int_equal(zz_fixed_buffer_init(&fb, buf, sizeof(buf)), 0);
         zz_pool *pool;
-        zz_pool_options o = {.size = 64, .capacity = 16, .flags = (unsigned)flags,
+        zz_pool_options o = {.size = 64,
+                             .capacity = 16,
+                             .flags = (unsigned)flags,
                              .backing = zz_fixed_buffer_allocator(&fb)};
         assert_int_equal(zz_pool_create(&pool, &o), 0);
         unsigned char *p = zz_pool_alloc(pool);
@@ -242,8 +245,10 @@ static void test_owns(void **state)
 {
     (void)state;
     zz_pool *a, *b;
-    assert_int_equal(zz_pool_create(&a, &(zz_pool_options){.size = 48, .align = 16, .capacity = 10}), 0);
-    assert_int_equal(zz_pool_create(&b, &(zz_pool_options){.size = 48, .align = 16, .capacity = 10}), 0);
+    assert_int_equal(
+        zz_pool_create(&a, &(zz_pool_options){.size = 48, .align = 16, .capacity = 10}), 0);
+    assert_int_equal(
+        zz_pool_create(&b, &(zz_pool_options){.size = 48, .align = 16, .capacity = 10}), 0);
     unsigned char *p = zz_pool_alloc(a);
     assert_true(zz_pool_owns(a, p));
     assert_false(zz_pool_owns(b, p));
@@ -265,7 +270,8 @@ static void test_pool_as_allocator(void **state)
 {
     (void)state;
     zz_pool *pool;
-    assert_int_equal(zz_pool_create(&pool, &(zz_pool_options){.size = 48, .align = 16, .capacity = 3}), 0);
+    assert_int_equal(
+        zz_pool_create(&pool, &(zz_pool_options){.size = 48, .align = 16, .capacity = 3}), 0);
     zz_allocator a = zz_pool_allocator(pool);
     assert_non_null(a.vtable);
     /* Requests a block cannot meet: NULL, pool unchanged. */
@@ -305,7 +311,8 @@ static void test_backed_by_static_buffer(void **state)
     zz_fixed_buffer fb;
     assert_int_equal(zz_fixed_buffer_init(&fb, arena, sizeof(arena)), 0);
     zz_pool *pool;
-    zz_pool_options o = {.size = 100, .align = 4, .capacity = 500, .backing = zz_fixed_buffer_allocator(&fb)};
+    zz_pool_options o = {
+        .size = 100, .align = 4, .capacity = 500, .backing = zz_fixed_buffer_allocator(&fb)};
     assert_int_equal(zz_pool_create(&pool, &o), 0);
     /* The pool object itself lives in the arena: no heap was touched. */
     assert_true((unsigned char *)pool >= arena && (unsigned char *)pool < arena + sizeof(arena));
@@ -313,7 +320,8 @@ static void test_backed_by_static_buffer(void **state)
     void *p[500];
     for (int i = 0; i < 500; i++) {
         p[i] = zz_pool_alloc(pool);
-        assert_true((unsigned char *)p[i] >= arena && (unsigned char *)p[i] + 100 <= arena + sizeof(arena));
+        assert_true((unsigned char *)p[i] >= arena &&
+                    (unsigned char *)p[i] + 100 <= arena + sizeof(arena));
     }
     assert_null(zz_pool_alloc(pool));
     for (int i = 499; i >= 0; i--)
