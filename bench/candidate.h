@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The one interface every allocator under test sits behind. A workload sees
+ * only this table of functions, so every candidate pays the same indirect
+ * call per operation and the difference between two results is the
+ * allocator alone.
+ *
+ * Life of a candidate in one process:
+ *   init       once, before anything else: start a runtime (DPDK's EAL) or
+ *              check that the intended malloc is the one really linked;
+ *   create     one allocator of cfg->capacity blocks of cfg->size bytes;
+ *   thread_ctx in each thread that will allocate (the main thread too),
+ *              giving that thread's handle: the pool itself, or a private
+ *              list, or a registered DPDK lcore;
+ *   alloc/free with that handle, any number of times;
+ *   thread_done in the same thread, when it has freed what it holds;
+ *   destroy    once every thread is done.
+ *
+ * Adding a candidate: write its table (see cand_*.c) and list it in
+ * candidates.c.
+ */
+#ifndef ZZB_CANDIDATE_H
+#define ZZB_CANDIDATE_H
+
+#include <stddef.h>
+
+typedef struct zzb_config {
+    size_t size;     /* bytes per object */
+    size_t capacity; /* blocks, for pools; mallocs ignore it */
+    int threads;     /* how many threads will ask for a thread_ctx */
+} zzb_config;
+
+/* Capability bits: which workloads make sense for a candidate. */
+enum {
+    ZZB_CAP_POOL = 1u << 0,       /* a pool with a capacity: W6 (creation) applies */
+    ZZB_CAP_CROSS_FREE = 1u << 1, /* a block may be freed by another thread: W4 applies */
+};
+
+/* init's answers besides 0. */
+enum {
+    ZZB_INIT_UNAVAILABLE = -1, /* cannot run here; why says so */
+    ZZB_INIT_NEED_PRELOAD = 1, /* run me again with LD_PRELOAD=preload */
+};
+
+typedef struct zzb_candidate zzb_candidate;
+struct zzb_candidate {
+    const char *name;    /* as given to --candidate */
+    const char *note;    /* one line for the notes under the tables */
+    unsigned caps;       /* ZZB_CAP_* */
+    unsigned long arg;   /* the implementation's own: zigzag's pool flags, say */
+    const char *preload; /* library to LD_PRELOAD, or NULL */
+
+    int (*init)(const zzb_candidate *self, const zzb_config *cfg, char *why, size_t n);
+    void *(*create)(const zzb_candidate *self, const zzb_config *cfg, char *why, size_t n);
+    void *(*thread_ctx)(void *state, int index);
+    void (*thread_done)(void *state, void *ctx);
+    void *(*alloc)(void *ctx);
+    void (*free)(void *ctx, void *ptr);
+    void (*destroy)(void *state);
+    /* Name and version of the code really running, e.g. "jemalloc 5.3.0-0-g54eaed1d". */
+    void (*version)(const zzb_candidate *self, char *buf, size_t n);
+};
+
+/* Every candidate built into this binary, in display order, NULL-terminated. */
+extern const zzb_candidate *const zzb_candidates[];
+
+/* The candidate called name, or NULL. */
+const zzb_candidate *zzb_candidate_find(const char *name);
+
+/* Helpers for candidates whose thread handle is the shared state itself. */
+void *zzb_ctx_is_state(void *state, int index);
+void zzb_ctx_done_nothing(void *state, void *ctx);
+int zzb_init_nothing(const zzb_candidate *self, const zzb_config *cfg, char *why, size_t n);
+
+#endif
