@@ -12,10 +12,22 @@
  * Creation is O(1): no block is visited, and memory from the default page
  * allocator is committed only as blocks are first handed out.
  *
- * Thread safety. zz_pool_alloc, zz_pool_free, zz_pool_free_zeroed,
- * zz_pool_owns and zz_pool_stats_get may be called from any thread at once.
- * zz_pool_create, zz_pool_destroy and zz_pool_wipe need the caller to be
- * the pool's only user at that moment.
+ * Thread safety. zz_pool_alloc, zz_pool_free, zz_pool_free_zeroed, the bulk
+ * calls, zz_pool_flush, zz_pool_owns and zz_pool_stats_get may be called
+ * from any thread at once. zz_pool_create, zz_pool_destroy and zz_pool_wipe
+ * need the caller to be the pool's only user at that moment.
+ *
+ * Thread caches. Unless ZZ_POOL_NO_CACHE is given, each thread keeps a few
+ * free blocks of each pool it uses (options.thread_cache), so that alloc and
+ * free usually touch no shared cache line and do no atomic read-modify-write;
+ * caches refill from and spill to the shared list in batches. Capacity stays
+ * strict: zz_pool_alloc returns NULL only when every block is really in use,
+ * taking free blocks back from other threads' caches when it must. A thread
+ * that exits leaves its cached blocks to be taken back that way, and a pool
+ * may be destroyed while threads that used it live on. After fork(), the
+ * child's pool holds the blocks cached by the parent's other threads as
+ * free, except a block such a thread was moving at the instant of the fork,
+ * which the child loses.
  *
  * Misuse. Freeing a pointer that is not the start of one of this pool's
  * blocks returns ZZ_EFOREIGN in every mode. A double free is rejected with
@@ -50,10 +62,21 @@ enum {
      *  a time. By default a pool asks for small pages so that a large, mostly
      *  idle pool stays small in memory. */
     ZZ_POOL_HUGE_PAGES = 1u << 2,
+    /** No per-thread caches: every alloc and free goes to the shared
+     *  lock-free list. Slower from many threads; peak_in_use exact. */
+    ZZ_POOL_NO_CACHE = 1u << 3,
 };
 
 /** Every flag this version knows; others make zz_pool_create fail. */
-#define ZZ_POOL_VALID_FLAGS (ZZ_POOL_CHECKED | ZZ_POOL_ZERO_ON_DESTROY | ZZ_POOL_HUGE_PAGES)
+#define ZZ_POOL_VALID_FLAGS                                                                        \
+    (ZZ_POOL_CHECKED | ZZ_POOL_ZERO_ON_DESTROY | ZZ_POOL_HUGE_PAGES | ZZ_POOL_NO_CACHE)
+
+/** Threads of a process that get a cache in each pool; further threads use
+ *  the shared list directly (correct, only slower). */
+#define ZZ_POOL_MAX_CACHED_THREADS 64u
+
+/** The largest per-thread cache, in blocks. */
+#define ZZ_POOL_MAX_THREAD_CACHE 256u
 
 /** The smallest block stride. */
 #define ZZ_POOL_MIN_BLOCK 8u
@@ -68,12 +91,16 @@ typedef struct zz_pool_options {
     size_t capacity;      /**< blocks; > 0 and <= ZZ_POOL_MAX_CAPACITY */
     unsigned flags;       /**< ZZ_POOL_* bits, 0 for defaults */
     zz_allocator backing; /**< where the slab comes from; all-zero means zz_page_allocator() */
+    /** Blocks each thread may keep in its cache of this pool, at most
+     *  ZZ_POOL_MAX_THREAD_CACHE; 0 means a default that grows with the
+     *  capacity (none below 256 blocks, 64 from 4096 blocks on). */
+    size_t thread_cache;
 } zz_pool_options;
 
 /** Options for a pool of `capacity` objects of `type`: size and alignment from the type. */
 #ifdef __cplusplus
 #define ZZ_POOL_OPTIONS_FOR(type_, capacity_)                                                      \
-    (zz_pool_options{sizeof(type_), alignof(type_), (size_t)(capacity_), 0u, zz_allocator{}})
+    (zz_pool_options{sizeof(type_), alignof(type_), (size_t)(capacity_), 0u, zz_allocator{}, 0u})
 #else
 #define ZZ_POOL_OPTIONS_FOR(type_, capacity_)                                                      \
     ((zz_pool_options){.size = sizeof(type_), .align = _Alignof(type_), .capacity = (capacity_)})
@@ -116,6 +143,31 @@ ZZ_API void *zz_pool_alloc(zz_pool *pool);
 ZZ_API int zz_pool_free(zz_pool *pool, void *ptr);
 
 /**
+ * Takes n blocks at once, all or nothing: on success out[0..n) are n distinct
+ * blocks; on failure nothing is taken and out is not written.
+ * @return 0, or ZZ_ENOMEM when fewer than n blocks are free, or ZZ_EINVAL
+ *         when pool is NULL, or out is NULL with n > 0. n == 0 returns 0.
+ */
+ZZ_API int zz_pool_alloc_bulk(zz_pool *pool, void **out, size_t n);
+
+/**
+ * Gives n blocks back at once, all or nothing: every pointer is checked
+ * first (NULL entries are skipped); if any is refused, none is freed.
+ * @return 0, or the first refusal's code (ZZ_EFOREIGN, ZZ_EDOUBLEFREE, a
+ *         pointer given twice counting as a double free), or ZZ_EINVAL when
+ *         pool is NULL, or ptrs is NULL with n > 0.
+ */
+ZZ_API int zz_pool_free_bulk(zz_pool *pool, void *const *ptrs, size_t n);
+
+/**
+ * Returns the blocks the calling thread keeps cached for this pool to the
+ * shared list. Never needed for correctness; useful before a thread goes
+ * idle for long, or to make peak_in_use tight.
+ * @return 0, or ZZ_EINVAL when pool is NULL.
+ */
+ZZ_API int zz_pool_flush(zz_pool *pool);
+
+/**
  * Like zz_pool_free, but first zeroes the block's stride with stores the
  * compiler cannot remove, so no secret outlives the allocation.
  * The block is checked before it is touched: a rejected pointer is not zeroed.
@@ -143,14 +195,18 @@ ZZ_API zz_allocator zz_pool_allocator(zz_pool *pool);
 
 /** A pool's figures. */
 typedef struct zz_pool_stats {
-    size_t capacity;    /**< blocks the pool can hold now */
-    size_t in_use;      /**< blocks handed out and not yet freed */
-    size_t peak_in_use; /**< high-water mark of in_use */
-    size_t block_size;  /**< stride of one block in bytes */
-    size_t block_align; /**< alignment of every block */
-    unsigned flags;     /**< the ZZ_POOL_* flags the pool was created with */
-    size_t slab_bytes;  /**< bytes of the slab (capacity * block_size) */
-    size_t meta_bytes;  /**< bytes of bookkeeping beside the slab */
+    size_t capacity;     /**< blocks the pool can hold now */
+    size_t in_use;       /**< blocks handed out and not yet freed */
+    size_t peak_in_use;  /**< high-water mark of in_use; with thread caches
+                              blocks resting in caches count as in use here,
+                              so it may exceed the true peak by the caches' size */
+    size_t block_size;   /**< stride of one block in bytes */
+    size_t block_align;  /**< alignment of every block */
+    unsigned flags;      /**< the ZZ_POOL_* flags the pool was created with */
+    size_t slab_bytes;   /**< bytes of the slab (capacity * block_size) */
+    size_t meta_bytes;   /**< bytes of bookkeeping beside the slab */
+    size_t cached;       /**< free blocks resting in threads' caches */
+    size_t thread_cache; /**< blocks each thread may cache; 0 when caching is off */
 } zz_pool_stats;
 
 /**

@@ -75,6 +75,22 @@ static inline int zz_atomic_cas_strong_relaxed_u32(zz_atomic_u32 *p, uint32_t *e
                                                    memory_order_relaxed);
 }
 
+/* ---- fences ---- */
+/* Orders, for the compiler only, the accesses before and after it: the
+ * owner's half of an asymmetric fence, whose other half is a membarrier. */
+static inline void zz_atomic_signal_fence_seq_cst(void)
+{
+    atomic_signal_fence(memory_order_seq_cst);
+}
+static inline void zz_atomic_thread_fence_seq_cst(void)
+{
+    atomic_thread_fence(memory_order_seq_cst);
+}
+static inline uint64_t zz_atomic_fetch_or_relaxed_u64(zz_atomic_u64 *p, uint64_t v)
+{
+    return atomic_fetch_or_explicit(p, v, memory_order_relaxed);
+}
+
 /* ---- 64-bit ---- */
 static inline uint64_t zz_atomic_load_relaxed_u64(const zz_atomic_u64 *p)
 {

@@ -17,7 +17,7 @@ void zz__freelist_init(struct zz_freelist *fl, zz_atomic_u32 *links, uint32_t ca
     fl->end = capacity;
 }
 
-uint32_t zz__freelist_in_use(const struct zz_freelist *fl)
+uint32_t zz__freelist_taken(const struct zz_freelist *fl)
 {
     /* Relaxed, both: the difference is exact at quiescence, which is all
      * that is promised. While others run, operations that land between the
@@ -45,49 +45,40 @@ void zz__freelist_raise_hwm(struct zz_freelist *fl, uint32_t idx)
     }
 }
 
-bool zz__freelist_validate_unsync(const struct zz_freelist *fl, const char **why)
+bool zz__freelist_validate_unsync(const struct zz_freelist *fl, unsigned char *seen,
+                                  const char **why)
 {
     uint32_t hwm = zz__freelist_hwm(fl);
-    uint32_t in_use = 0;
-    for (uint32_t i = 0; i < hwm; i++)
-        in_use += zz_atomic_load_relaxed_u32(&fl->links[i]) == ZZ_LINK_IN_USE;
-    if (in_use != zz__freelist_in_use(fl)) {
-        *why = "blocks marked in use differ from pops - pushes";
-        return false;
-    }
-    /* Walk the list: every index in range, none in use, none twice (a walk
-     * longer than the free count means a cycle), and it ends at `end`. */
-    uint64_t free_blocks = (uint64_t)fl->end - in_use;
+    /* Walk the list: every index in range, none in use, none seen before (in
+     * a cache, or earlier in the walk: a cycle or a double push), and as many
+     * as the counters say are on the list. */
+    uint64_t free_blocks = (uint64_t)fl->end - zz__freelist_taken(fl);
     uint64_t steps = 0;
     uint32_t idx = (uint32_t)zz_atomic_load_relaxed_u64(&fl->head);
-    if (idx >= hwm && idx < fl->end) {
-        steps = fl->end - idx;
-        idx = fl->end;
-    }
     while (idx != fl->end) {
-        if (idx > fl->end) {
-            *why = "list index out of range";
-            return false;
-        }
-        uint32_t link = zz_atomic_load_relaxed_u32(&fl->links[idx]);
-        if (link == ZZ_LINK_IN_USE) {
-            *why = "block in use is on the free list";
-            return false;
-        }
-        if (++steps > free_blocks) {
-            *why = "free list is longer than the free count (cycle or double push)";
-            return false;
-        }
-        idx = link ^ (idx + 1u);
         if (idx >= hwm && idx < fl->end) {
             /* Links from hwm on were never written: the rest of the list is
              * the implicit chain idx, idx + 1, ..., end - 1. */
             steps += fl->end - idx;
             break;
         }
+        if (idx > fl->end) {
+            *why = "list index out of range";
+            return false;
+        }
+        uint32_t link = zz_atomic_load_relaxed_u32(&fl->links[idx]);
+        if (link == ZZ_LINK_IN_USE || link == ZZ_LINK_CACHED) {
+            *why = "block in use or cached is on the free list";
+            return false;
+        }
+        if (seen[idx]++ || ++steps > free_blocks) {
+            *why = "block on the free list twice, or also in a cache";
+            return false;
+        }
+        idx = link ^ (idx + 1u);
     }
     if (steps != free_blocks) {
-        *why = "free list is shorter than the free count (lost block)";
+        *why = "free list is not as long as the counters say (lost block)";
         return false;
     }
     return true;

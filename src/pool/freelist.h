@@ -6,8 +6,9 @@
  * pool (pool.c) turns indices into addresses and back.
  *
  * Concurrency contract
- *   zz__freelist_pop_mpmc and zz__freelist_push_mpmc may run on any number
- *   of threads at once. zz__freelist_init and the _unsync readers need the
+ *   The _mpmc functions may run on any number of threads at once, and so
+ *   may zz__freelist_claim (with exclusive=true, racing claims of one block
+ *   are decided by a CAS). zz__freelist_init and the _unsync readers need the
  *   caller to be the only user.
  *
  * Layout
@@ -40,11 +41,12 @@
  *   the bytes of a block through this code.
  *
  * Counting
- *   The tag counts pops; `pushes` counts pushes; in_use = pops - pushes
- *   (mod 2^32, exact since in_use < 2^31). Fresh blocks leave the list in
- *   index order and only when every block below them is in use, so the
- *   peak of in_use equals the fresh high-water mark `hwm`, kept without
- *   any work on the usual path beyond one compare.
+ *   The tag counts blocks popped (a batch pop adds its size); `pushes`
+ *   counts blocks pushed; their difference (mod 2^32, exact since it is
+ *   below 2^31) is the number of blocks off the list. Fresh blocks leave the
+ *   list in index order and only when every block below them is off it, so
+ *   the peak of that number equals the fresh high-water mark `hwm`, kept
+ *   without any work on the usual path beyond one compare.
  */
 #ifndef ZZ_POOL_FREELIST_H
 #define ZZ_POOL_FREELIST_H
@@ -74,8 +76,9 @@ struct zz_freelist {
 /* Prepares fl over links[0..capacity), which must read as zero. O(1). */
 void zz__freelist_init(struct zz_freelist *fl, zz_atomic_u32 *links, uint32_t capacity);
 
-/* Blocks handed out and not returned; exact when nothing is in flight. */
-uint32_t zz__freelist_in_use(const struct zz_freelist *fl);
+/* Blocks taken from the list and not returned (handed out, or resting in
+ * thread caches); exact when nothing is in flight. */
+uint32_t zz__freelist_taken(const struct zz_freelist *fl);
 
 /* High-water mark of in_use, which is also the number of blocks ever
  * handed out: blocks [0, hwm) are the only ones ever written. */
@@ -84,9 +87,11 @@ uint32_t zz__freelist_hwm(const struct zz_freelist *fl);
 /* Raises hwm to at least idx + 1, after a pop returned the fresh block idx. */
 void zz__freelist_raise_hwm(struct zz_freelist *fl, uint32_t idx);
 
-/* Checks every invariant by walking the list. Single-threaded use only;
- * returns false and names the broken invariant in *why. */
-bool zz__freelist_validate_unsync(const struct zz_freelist *fl, const char **why);
+/* Checks the list by walking it, marking each index in seen[0..end) and
+ * failing on one already marked. Single-threaded use only; returns false
+ * and names the broken invariant in *why. */
+bool zz__freelist_validate_unsync(const struct zz_freelist *fl, unsigned char *seen,
+                                  const char **why);
 
 static inline uint32_t zz__link_encode(uint32_t idx, uint32_t next)
 {
@@ -153,45 +158,125 @@ static inline bool zz__freelist_beyond_hwm(const struct zz_freelist *fl, uint32_
     return idx >= zz_atomic_load_relaxed_u32(&fl->hwm);
 }
 
+/* The link of a free block that rests in a thread cache (or is being
+ * freed): not in use, not on the shared list. Never an encoded successor. */
+#define ZZ_LINK_CACHED (UINT32_MAX - 1u)
+
 /*
- * Returns idx (which the caller has checked is below end) to the list.
- * ZZ_EDOUBLEFREE, with nothing changed, when the block is not in use. With
- * exclusive=false the check is one load and catches every double free that
- * does not race with the first free; with exclusive=true a CAS claims the
- * link, so of two racing frees exactly one succeeds.
+ * Takes up to `want` (>= 1) indices from the top in one CAS, into out[0..n),
+ * top first, and returns n (0 when the list is empty). Their links are left
+ * as they are: not ZZ_LINK_IN_USE, so a free of one of them is refused as a
+ * double free until it is handed out. The tag grows by n, so that it keeps
+ * counting blocks taken and still moves with every pop.
  */
-static inline int zz__freelist_push_mpmc(struct zz_freelist *fl, uint32_t idx, bool exclusive)
+static inline uint32_t zz__freelist_pop_batch_mpmc(struct zz_freelist *fl, zz_atomic_u32 *out,
+                                                   uint32_t want)
+{
+    /* Acquire: as in zz__freelist_pop_mpmc. */
+    uint64_t head = zz_atomic_load_acquire_u64(&fl->head);
+    for (;;) {
+        uint32_t n = 0, cur = (uint32_t)head;
+        /* Walk the chain below the top. If no pop lands before our CAS, the
+         * chain is intact: blocks leave only through pops, which move the
+         * tag, and pushes only stack on top. A walk over links that others
+         * are rewriting reads values of atomics, may meet an index beyond
+         * end (an in-use or cached marker), and then only restarts. */
+        while (n < want && cur < fl->end) {
+            /* Relaxed: out[] is the caller's; nothing reads it concurrently. */
+            zz_atomic_store_relaxed_u32(&out[n++], cur);
+            /* Relaxed: stale values only reach a CAS that fails. */
+            cur = zz_atomic_load_relaxed_u32(&fl->links[cur]) ^ (cur + 1u);
+        }
+        if (n == 0)
+            return 0;
+        if (cur > fl->end) {
+            /* Acquire: a fresh look at the head, as at the top. */
+            head = zz_atomic_load_acquire_u64(&fl->head);
+            continue;
+        }
+        ZZ_INTERLEAVE_POINT();
+        /* Acq_rel, acquire on failure: as in zz__freelist_pop_mpmc. */
+        if (zz_atomic_cas_weak_acq_rel_u64(&fl->head, &head,
+                                           zz__head_make(cur, (uint32_t)(head >> 32) + n)))
+            return n;
+    }
+}
+
+/*
+ * Claims block idx (below end) for a free: its link goes from ZZ_LINK_IN_USE
+ * to ZZ_LINK_CACHED. ZZ_EDOUBLEFREE, with nothing changed, when the block is
+ * not in use. With exclusive=false the check is one load and catches every
+ * double free that does not race with the first free; with exclusive=true a
+ * CAS claims the link, so of two racing frees exactly one succeeds.
+ */
+static inline int zz__freelist_claim(struct zz_freelist *fl, uint32_t idx, bool exclusive)
 {
     zz_atomic_u32 *link = &fl->links[idx];
-    /* Relaxed: see the head load below for what must be visible. */
-    uint64_t head = zz_atomic_load_relaxed_u64(&fl->head);
     if (exclusive) {
         uint32_t expected = ZZ_LINK_IN_USE;
         /* Relaxed: the CAS only decides which free owns the block; the
-         * block's contents are published by the release CAS on the head. */
-        if (ZZ_UNLIKELY(!zz_atomic_cas_strong_relaxed_u32(link, &expected,
-                                                          zz__link_encode(idx, (uint32_t)head))))
+         * block's contents are published later by a release CAS on the head
+         * or by the cache hand-off. */
+        if (ZZ_UNLIKELY(!zz_atomic_cas_strong_relaxed_u32(link, &expected, ZZ_LINK_CACHED)))
             return ZZ_EDOUBLEFREE;
-    } else {
-        /* Relaxed: ZZ_LINK_IN_USE was stored by the pop that handed the
-         * block out, which happens-before this free (same thread, or a
-         * hand-off the user synchronised). */
-        if (ZZ_UNLIKELY(zz_atomic_load_relaxed_u32(link) != ZZ_LINK_IN_USE))
-            return ZZ_EDOUBLEFREE;
-        zz_atomic_store_relaxed_u32(link, zz__link_encode(idx, (uint32_t)head));
+        return 0;
     }
-    /* Release: publishes the link store above, and the caller's writes to
-     * the block, to the acquire load of whoever pops idx. On failure the
-     * head is reloaded relaxed: nothing is read through it but its index. */
-    while (!zz_atomic_cas_weak_release_u64(&fl->head, &head,
-                                           zz__head_make(idx, (uint32_t)(head >> 32)))) {
-        /* Relaxed: we own the block, so its link is ours to rewrite; the
-         * release CAS that follows orders this store too. */
-        zz_atomic_store_relaxed_u32(link, zz__link_encode(idx, (uint32_t)head));
-    }
-    /* Relaxed: a statistic; it pairs with nothing and is read at quiescence. */
-    zz_atomic_fetch_add_relaxed_u32(&fl->pushes, 1u);
+    /* Relaxed: ZZ_LINK_IN_USE was stored when the block was handed out,
+     * which happens-before this free (same thread, or a hand-off the user
+     * synchronised). */
+    if (ZZ_UNLIKELY(zz_atomic_load_relaxed_u32(link) != ZZ_LINK_IN_USE))
+        return ZZ_EDOUBLEFREE;
+    zz_atomic_store_relaxed_u32(link, ZZ_LINK_CACHED);
     return 0;
+}
+
+/* Undoes a claim, for an all-or-nothing bulk free that met a refusal. */
+static inline void zz__freelist_unclaim(struct zz_freelist *fl, uint32_t idx)
+{
+    /* Relaxed: the block is ours since the claim; nobody else writes it. */
+    zz_atomic_store_relaxed_u32(&fl->links[idx], ZZ_LINK_IN_USE);
+}
+
+/*
+ * Pushes a chain of n >= 1 blocks owned by the caller, already linked from
+ * first to last (last's link is set here), in one CAS, first on top.
+ */
+static inline void zz__freelist_push_linked_mpmc(struct zz_freelist *fl, uint32_t first,
+                                                 uint32_t last, uint32_t n)
+{
+    zz_atomic_u32 *link = &fl->links[last];
+    /* Relaxed: only the index of the head is used, and it is checked by the
+     * CAS; what must be visible is published by that CAS. */
+    uint64_t head = zz_atomic_load_relaxed_u64(&fl->head);
+    do {
+        /* Relaxed: ordered before the release CAS that publishes it. */
+        zz_atomic_store_relaxed_u32(link, zz__link_encode(last, (uint32_t)head));
+        ZZ_INTERLEAVE_POINT();
+        /* Release: publishes the chain's links and the callers' writes to
+         * the blocks to the acquire load of whoever pops them. On failure
+         * the head is reloaded relaxed, as above. */
+    } while (!zz_atomic_cas_weak_release_u64(&fl->head, &head,
+                                             zz__head_make(first, (uint32_t)(head >> 32))));
+    /* Relaxed: a statistic; it pairs with nothing and is read at quiescence. */
+    zz_atomic_fetch_add_relaxed_u32(&fl->pushes, n);
+}
+
+/*
+ * Pushes the n >= 1 blocks entries[0..n) (claimed, or taken from a cache:
+ * owned by the caller, links not in use) in one CAS, entries[0] on top.
+ */
+static inline void zz__freelist_push_chain_mpmc(struct zz_freelist *fl,
+                                                const zz_atomic_u32 *entries, uint32_t n)
+{
+    /* Relaxed, all: the blocks are ours until the push publishes them. */
+    uint32_t first = zz_atomic_load_relaxed_u32(&entries[0]);
+    uint32_t prev = first;
+    for (uint32_t i = 1; i < n; i++) {
+        uint32_t cur = zz_atomic_load_relaxed_u32(&entries[i]);
+        zz_atomic_store_relaxed_u32(&fl->links[prev], zz__link_encode(prev, cur));
+        prev = cur;
+    }
+    zz__freelist_push_linked_mpmc(fl, first, prev, n);
 }
 
 #endif

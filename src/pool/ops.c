@@ -1,30 +1,57 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The pool's hot operations: alloc, free, free-and-zero, ownership. Each is
- * a thin shell over the lock-free list in freelist.h: index <-> address
- * arithmetic and the O(1) check that a pointer is one of our block starts.
+ * The pool's hot operations: alloc, free, their bulk forms, free-and-zero,
+ * ownership. The usual path works on the calling thread's cache (cache.h)
+ * with plain loads and stores; everything else is in cache.c. Checking a
+ * pointer is O(1) arithmetic (zz__pool_index) and one load of its link.
  */
 #include "platform/os.h"
-#include "pool/pool_internal.h"
-
-/* A pop that found the list empty, or a block never handed out before.
- * Out of line and called last, so the usual path needs no stack frame. */
-static ZZ_NOINLINE void *zz_pool_alloc_beyond_hwm(zz_pool *pool, uint32_t idx)
-{
-    if (idx == pool->fl.end)
-        return NULL;
-    zz__freelist_raise_hwm(&pool->fl, idx);
-    return zz__pool_block(pool, idx);
-}
+#include "pool/cache.h"
 
 void *zz_pool_alloc(zz_pool *pool)
 {
     if (ZZ_UNLIKELY(pool == NULL))
         return NULL;
-    uint32_t idx = zz__freelist_pop_mpmc(&pool->fl);
-    if (ZZ_UNLIKELY(zz__freelist_beyond_hwm(&pool->fl, idx)))
-        return zz_pool_alloc_beyond_hwm(pool, idx);
-    return zz__pool_block(pool, idx);
+    uint32_t slot = zz__tls_slot;
+    if (ZZ_LIKELY(slot < pool->ncaches)) {
+        struct zz_cache *c = zz__cache_at(pool, slot);
+        if (ZZ_LIKELY(zz__cache_enter(c))) {
+            /* Relaxed, all: the cache is ours while we are inside it. */
+            uint32_t n = zz_atomic_load_relaxed_u32(&c->count);
+            if (ZZ_LIKELY(n != 0)) {
+                uint32_t idx = zz_atomic_load_relaxed_u32(&c->entries[n - 1]);
+                zz_atomic_store_relaxed_u32(&c->count, n - 1);
+                zz__cache_leave(c);
+                /* Relaxed: the block is ours; see zz__freelist_pop_mpmc. */
+                zz_atomic_store_relaxed_u32(&pool->fl.links[idx], ZZ_LINK_IN_USE);
+                return zz__pool_block(pool, idx);
+            }
+        }
+        zz__cache_leave(c);
+    }
+    return zz__pool_alloc_slow(pool);
+}
+
+/* Gives back a block already claimed: into our cache while it has room. */
+static inline void zz_pool_release(zz_pool *pool, uint32_t idx)
+{
+    uint32_t slot = zz__tls_slot;
+    if (ZZ_LIKELY(slot < pool->ncaches)) {
+        struct zz_cache *c = zz__cache_at(pool, slot);
+        if (ZZ_LIKELY(zz__cache_enter(c))) {
+            uint32_t n = zz_atomic_load_relaxed_u32(&c->count); /* relaxed: ours */
+            /* 1 <= n < cap in one compare; an empty cache goes the slow way
+             * once, which marks it used (see cache.c). */
+            if (ZZ_LIKELY(n - 1u < pool->cache_cap - 1u)) {
+                zz_atomic_store_relaxed_u32(&c->entries[n], idx);
+                zz_atomic_store_relaxed_u32(&c->count, n + 1);
+                zz__cache_leave(c);
+                return;
+            }
+        }
+        zz__cache_leave(c);
+    }
+    zz__pool_release_slow(pool, idx);
 }
 
 int zz_pool_free(zz_pool *pool, void *ptr)
@@ -36,7 +63,11 @@ int zz_pool_free(zz_pool *pool, void *ptr)
     uint64_t idx = zz__pool_index(pool, ptr);
     if (ZZ_UNLIKELY(idx >= pool->fl.end))
         return ZZ_EFOREIGN;
-    return zz__freelist_push_mpmc(&pool->fl, (uint32_t)idx, (pool->flags & ZZ_POOL_CHECKED) != 0);
+    int rc = zz__freelist_claim(&pool->fl, (uint32_t)idx, (pool->flags & ZZ_POOL_CHECKED) != 0);
+    if (ZZ_UNLIKELY(rc != 0))
+        return rc;
+    zz_pool_release(pool, (uint32_t)idx);
+    return 0;
 }
 
 int zz_pool_free_zeroed(zz_pool *pool, void *ptr)
@@ -48,12 +79,81 @@ int zz_pool_free_zeroed(zz_pool *pool, void *ptr)
     uint64_t idx = zz__pool_index(pool, ptr);
     if (idx >= pool->fl.end)
         return ZZ_EFOREIGN;
-    /* Check before touching: a block that is free may already belong to
-     * someone else. Relaxed: as the non-exclusive check in the push. */
-    if (zz_atomic_load_relaxed_u32(&pool->fl.links[idx]) != ZZ_LINK_IN_USE)
-        return ZZ_EDOUBLEFREE;
+    /* Claim before touching: a block that is free may belong to someone else. */
+    int rc = zz__freelist_claim(&pool->fl, (uint32_t)idx, (pool->flags & ZZ_POOL_CHECKED) != 0);
+    if (rc != 0)
+        return rc;
     zz__os_secure_zero(ptr, pool->stride);
-    return zz__freelist_push_mpmc(&pool->fl, (uint32_t)idx, (pool->flags & ZZ_POOL_CHECKED) != 0);
+    zz_pool_release(pool, (uint32_t)idx);
+    return 0;
+}
+
+int zz_pool_alloc_bulk(zz_pool *pool, void **out, size_t n)
+{
+    if (pool == NULL || (out == NULL && n > 0))
+        return ZZ_EINVAL;
+    if (n == 0)
+        return 0;
+    /* All or nothing, and out untouched on failure: the blocks taken so far
+     * are chained through their own links (they are ours, and not yet
+     * handed out, so a stray free of one is refused meanwhile); on failure
+     * the chain goes back to the shared list in one push. */
+    uint32_t end = pool->fl.end, first = end, last = end;
+    for (size_t taken = 0; taken < n; taken++) {
+        void *p = zz_pool_alloc(pool);
+        if (p == NULL) {
+            if (taken > 0)
+                zz__freelist_push_linked_mpmc(&pool->fl, first, last, (uint32_t)taken);
+            return ZZ_ENOMEM;
+        }
+        uint32_t idx = (uint32_t)zz__pool_index(pool, p);
+        /* Relaxed: our own block's link. */
+        zz_atomic_store_relaxed_u32(&pool->fl.links[idx], zz__link_encode(idx, first));
+        last = taken == 0 ? idx : last;
+        first = idx;
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint32_t next = zz_atomic_load_relaxed_u32(&pool->fl.links[first]) ^ (first + 1u);
+        zz_atomic_store_relaxed_u32(&pool->fl.links[first], ZZ_LINK_IN_USE);
+        out[i] = zz__pool_block(pool, first);
+        first = next;
+    }
+    return 0;
+}
+
+/* Undoes the claims of ptrs[0..upto), for a refused bulk free. */
+static void zz_unclaim_all(zz_pool *pool, void *const *ptrs, size_t upto)
+{
+    for (size_t i = 0; i < upto; i++) {
+        if (ptrs[i] != NULL)
+            zz__freelist_unclaim(&pool->fl, (uint32_t)zz__pool_index(pool, ptrs[i]));
+    }
+}
+
+int zz_pool_free_bulk(zz_pool *pool, void *const *ptrs, size_t n)
+{
+    if (pool == NULL || (ptrs == NULL && n > 0))
+        return ZZ_EINVAL;
+    /* All or nothing: claim every block in order, undoing the claims at the
+     * first refusal (a pointer given twice is refused at its second claim),
+     * and only then give them back. */
+    bool exclusive = (pool->flags & ZZ_POOL_CHECKED) != 0;
+    for (size_t i = 0; i < n; i++) {
+        if (ptrs[i] == NULL)
+            continue;
+        uint64_t idx = zz__pool_index(pool, ptrs[i]);
+        int rc = idx < pool->fl.end ? zz__freelist_claim(&pool->fl, (uint32_t)idx, exclusive)
+                                    : ZZ_EFOREIGN;
+        if (rc != 0) {
+            zz_unclaim_all(pool, ptrs, i);
+            return rc;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (ptrs[i] != NULL)
+            zz_pool_release(pool, (uint32_t)zz__pool_index(pool, ptrs[i]));
+    }
+    return 0;
 }
 
 bool zz_pool_owns(const zz_pool *pool, const void *ptr)

@@ -6,8 +6,10 @@
  */
 #include <string.h>
 
+#include <stdlib.h>
+
 #include "platform/os.h"
-#include "pool/pool_internal.h"
+#include "pool/cache.h"
 
 /* Transparent huge pages come in 2 MiB; advice on smaller slabs is moot. */
 #define ZZ_HUGE_PAGE_SIZE ((size_t)2 << 20)
@@ -18,6 +20,7 @@
 /* The resolved shape of a pool, computed before anything is allocated. */
 struct zz_pool_plan {
     size_t stride, align, capacity, slab_bytes, meta_offset, mem_size, mem_align;
+    size_t caches_offset, cache_stride, cache_cap, ncaches;
     zz_allocator backing;
     unsigned flags;
 };
@@ -39,6 +42,8 @@ static int zz_pool_plan_make(const zz_pool_options *o, struct zz_pool_plan *plan
     if (!zz__is_pow2(align) || align > ZZ_POOL_MAX_ALIGN)
         return ZZ_EINVAL;
 
+    if (o->thread_cache > ZZ_POOL_MAX_THREAD_CACHE)
+        return ZZ_EINVAL;
     size_t stride, slab_bytes, meta_offset, links_bytes, mem_size;
     if (!zz__align_up(o->size < ZZ_POOL_MIN_BLOCK ? ZZ_POOL_MIN_BLOCK : o->size, align, &stride))
         return ZZ_EINVAL;
@@ -48,6 +53,31 @@ static int zz_pool_plan_make(const zz_pool_options *o, struct zz_pool_plan *plan
         __builtin_add_overflow(meta_offset, sizeof(struct zz_pool), &mem_size) ||
         __builtin_add_overflow(mem_size, links_bytes, &mem_size))
         return ZZ_EINVAL;
+
+    /* Thread caches: by default one block in 64 of the capacity, a power of
+     * two up to 64, and none when that is below 4 (small pools share one list). */
+    size_t cap = o->thread_cache;
+    if (cap == 0 && !(o->flags & ZZ_POOL_NO_CACHE)) {
+        for (cap = 64; cap >= 4 && cap > o->capacity / 64; cap /= 2) {
+        }
+        cap = cap >= 4 ? cap : 0;
+    }
+    if (o->flags & ZZ_POOL_NO_CACHE)
+        cap = 0;
+    plan->cache_cap = cap;
+    plan->ncaches = cap > 0 ? ZZ_POOL_MAX_CACHED_THREADS : 0;
+    plan->cache_stride = 0;
+    plan->caches_offset = mem_size;
+    if (cap > 0) {
+        /* Fits: cap <= ZZ_POOL_MAX_THREAD_CACHE, and 64 caches of it. */
+        plan->cache_stride =
+            (sizeof(struct zz_cache) + cap * sizeof(zz_atomic_u32) + ZZ_CACHE_LINE - 1) &
+            ~(size_t)(ZZ_CACHE_LINE - 1);
+        if (!zz__align_up(mem_size, ZZ_CACHE_LINE, &plan->caches_offset) ||
+            __builtin_add_overflow(plan->caches_offset, plan->ncaches * plan->cache_stride,
+                                   &mem_size))
+            return ZZ_EINVAL;
+    }
 
     plan->stride = stride;
     plan->align = align;
@@ -103,6 +133,7 @@ int zz_pool_create(zz_pool **out, const zz_pool_options *opts)
          * backings get their links cleared: 4 bytes a block, no block touched. */
         memset(pool, 0, sizeof(*pool));
         memset((void *)links, 0, plan.capacity * sizeof(*links));
+        memset(mem + plan.caches_offset, 0, plan.ncaches * plan.cache_stride);
     }
     if (zeroed && plan.slab_bytes >= ZZ_HUGE_PAGE_SIZE) {
         /* Small pages by default, so that a big, mostly idle pool commits
@@ -117,6 +148,11 @@ int zz_pool_create(zz_pool **out, const zz_pool_options *opts)
     pool->stride_inv = zz_inverse_odd((uint64_t)plan.stride >> pool->stride_shift);
     pool->flags = plan.flags;
     pool->align = plan.align;
+    pool->caches = mem + plan.caches_offset;
+    pool->ncaches = (uint32_t)plan.ncaches;
+    pool->cache_cap = (uint32_t)plan.cache_cap;
+    pool->cache_stride = plan.cache_stride;
+    zz_atomic_store_relaxed_u64(&pool->cache_used, 0);
     pool->backing = plan.backing;
     pool->mem = mem;
     pool->mem_size = plan.mem_size;
@@ -142,7 +178,7 @@ int zz_pool_wipe(zz_pool *pool)
 {
     if (pool == NULL)
         return ZZ_EINVAL;
-    if (zz__freelist_in_use(&pool->fl) != 0)
+    if (zz__pool_in_use(pool, NULL) != 0)
         return ZZ_EBUSY;
     zz__os_secure_zero(pool->mem, (size_t)zz__freelist_hwm(&pool->fl) * pool->stride);
     return 0;
@@ -156,7 +192,10 @@ void zz_pool_stats_get(const zz_pool *pool, zz_pool_stats *out)
     if (pool == NULL)
         return;
     out->capacity = pool->fl.end;
-    out->in_use = zz__freelist_in_use(&pool->fl);
+    uint32_t cached;
+    out->in_use = zz__pool_in_use(pool, &cached);
+    out->cached = cached;
+    out->thread_cache = pool->cache_cap;
     out->peak_in_use = zz__freelist_hwm(&pool->fl);
     out->block_size = pool->stride;
     out->block_align = pool->align;
@@ -167,5 +206,36 @@ void zz_pool_stats_get(const zz_pool *pool, zz_pool_stats *out)
 
 bool zz__pool_validate(const zz_pool *pool, const char **why)
 {
-    return zz__freelist_validate_unsync(&pool->fl, why);
+    /* Every block is exactly one of: in use (link says so), in one cache
+     * entry, or on the shared list (walked by the freelist validator). */
+    uint32_t end = pool->fl.end, cached = 0, in_use = zz__pool_in_use(pool, &cached);
+    unsigned char *seen = calloc(end, 1);
+    if (seen == NULL) {
+        *why = "no memory to validate";
+        return false;
+    }
+    bool ok = true;
+    uint64_t used = zz_atomic_load_relaxed_u64(&pool->cache_used); /* relaxed: quiescent */
+    for (; ok && used != 0; used &= used - 1) {
+        const struct zz_cache *c = zz__cache_at(pool, (uint32_t)__builtin_ctzll(used));
+        uint32_t n = zz_atomic_load_relaxed_u32(&c->count);
+        for (uint32_t i = 0; ok && i < n; i++) {
+            uint32_t idx = zz_atomic_load_relaxed_u32(&c->entries[i]);
+            if (idx >= end || seen[idx]++ ||
+                zz_atomic_load_relaxed_u32(&pool->fl.links[idx]) == ZZ_LINK_IN_USE) {
+                *why = "cache entry out of range, repeated, or in use";
+                ok = false;
+            }
+        }
+    }
+    uint32_t marked = 0;
+    for (uint32_t i = 0; ok && i < zz__freelist_hwm(&pool->fl); i++)
+        marked += zz_atomic_load_relaxed_u32(&pool->fl.links[i]) == ZZ_LINK_IN_USE;
+    if (ok && marked != in_use) {
+        *why = "blocks marked in use differ from the in_use count";
+        ok = false;
+    }
+    ok = ok && zz__freelist_validate_unsync(&pool->fl, seen, why);
+    free(seen);
+    return ok;
 }

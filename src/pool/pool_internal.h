@@ -3,15 +3,16 @@
  * The pool object, shared by the pool's source files and the tests.
  *
  * Memory: one allocation from the backing allocator holds, in order,
- *   [ slab: capacity * stride bytes ][ struct zz_pool ][ links: capacity * 4 bytes ]
+ *   [ slab: capacity * stride ][ struct zz_pool ][ links: capacity * 4 ][ caches ]
  * The slab comes first so that its alignment costs no padding. Blocks are
  * named by 32-bit indices, never by pointers, in every shared structure:
  * a later multi-slab pool maps index ranges to slabs, and a pool in memory
  * shared between processes needs only its own `base` per process.
  *
  * Invariants, exact whenever no operation is in flight:
- *   in_use + (blocks on the free list) == capacity
- *   peak_in_use == hwm, and blocks [hwm, capacity) were never handed out
+ *   in_use + cached + (blocks on the shared list) == capacity
+ *   tag - pushes == in_use + cached   (blocks outside the shared list)
+ *   blocks [hwm, capacity) were never taken from the shared list
  *   links[i] == ZZ_LINK_IN_USE  <=>  block i is handed out
  */
 #ifndef ZZ_POOL_INTERNAL_H
@@ -29,6 +30,15 @@ struct zz_pool {
     unsigned stride_shift;                  /* log2 of stride's power-of-two part */
     unsigned flags;
     size_t align;
+    /* Thread caches (cache.h): caches[slot] for slots below ncaches. */
+    unsigned char *caches;
+    uint32_t ncaches;    /* ZZ_POOL_MAX_CACHED_THREADS, or 0 without caching */
+    uint32_t cache_cap;  /* blocks one cache holds */
+    size_t cache_stride; /* bytes from one cache to the next */
+
+    /* Bit s: slot s has used its cache here. Set once per (thread, pool) on
+     * a slow path; read by reclaims, flushes and statistics. */
+    _Alignas(ZZ_CACHE_LINE) zz_atomic_u64 cache_used;
 
     /* Needed only to give the memory back. */
     zz_allocator backing;
@@ -61,6 +71,9 @@ static inline void *zz__pool_block(const struct zz_pool *pool, uint32_t idx)
 {
     return (void *)(pool->base + (uintptr_t)idx * pool->stride);
 }
+
+/* Blocks handed out, and blocks resting in caches; O(cache slots). */
+uint32_t zz__pool_in_use(const struct zz_pool *pool, uint32_t *cached);
 
 /* Checks every invariant; single-threaded. Returns false and a reason. */
 bool zz__pool_validate(const zz_pool *pool, const char **why);

@@ -149,18 +149,27 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-static void run_stress(int threads, unsigned flags, size_t size)
+static void run_stress(int threads, unsigned flags, size_t size, size_t thread_cache)
 {
     struct shared *sh = calloc(1, sizeof(*sh));
     assert_non_null(sh);
-    zz_pool_options o = {.size = size, .align = 8, .capacity = CAPACITY, .flags = flags};
+    zz_pool_options o = {.size = size,
+                         .align = 8,
+                         .capacity = CAPACITY,
+                         .flags = flags,
+                         .thread_cache = thread_cache};
     assert_int_equal(zz_pool_create(&sh->pool, &o), 0);
     zz_pool_stats st;
     zz_pool_stats_get(sh->pool, &st);
     sh->stride = st.block_size;
-    /* Block 0 is the first handed out by a fresh pool: it gives the base. */
-    sh->base = zz_pool_alloc(sh->pool);
-    assert_int_equal(zz_pool_free(sh->pool, sh->base), 0);
+    /* The lowest block address is the base the owner table is indexed from. */
+    void *all[CAPACITY];
+    assert_int_equal(zz_pool_alloc_bulk(sh->pool, all, CAPACITY), 0);
+    sh->base = all[0];
+    for (int i = 1; i < CAPACITY; i++)
+        sh->base = (unsigned char *)all[i] < sh->base ? all[i] : sh->base;
+    assert_int_equal(zz_pool_free_bulk(sh->pool, all, CAPACITY), 0);
+    assert_int_equal(zz_pool_flush(sh->pool), 0);
 
     pthread_t tid[MAX_THREADS];
     struct worker w[MAX_THREADS];
@@ -184,12 +193,12 @@ static void run_stress(int threads, unsigned flags, size_t size)
 
     /* Conservation: every block is back, exactly once. */
     zz_pool_stats_get(sh->pool, &st);
+    assert_int_equal(st.in_use + st.cached <= CAPACITY, 1);
     assert_int_equal(st.in_use, 0);
     assert_true(st.peak_in_use <= CAPACITY);
     const char *why = NULL;
     if (!zz__pool_validate(sh->pool, &why))
         fail_msg("pool invariant broken: %s", why);
-    void *all[CAPACITY];
     for (int i = 0; i < CAPACITY; i++) {
         all[i] = zz_pool_alloc(sh->pool);
         assert_non_null(all[i]);
@@ -212,25 +221,46 @@ static void run_stress(int threads, unsigned flags, size_t size)
 static void test_stress_2_threads(void **state)
 {
     (void)state;
-    run_stress(2, 0, 64);
+    run_stress(2, 0, 64, 0);
 }
 
 static void test_stress_4_threads(void **state)
 {
     (void)state;
-    run_stress(4, 0, 24);
+    run_stress(4, 0, 24, 0);
 }
 
 static void test_stress_8_threads(void **state)
 {
     (void)state;
-    run_stress(8, 0, 64);
+    run_stress(8, 0, 64, 0);
 }
 
 static void test_stress_8_threads_checked(void **state)
 {
     (void)state;
-    run_stress(8, ZZ_POOL_CHECKED, 40);
+    run_stress(8, ZZ_POOL_CHECKED, 40, 0);
+}
+
+/* The same with thread caches on (a pool this small has none by default):
+ * blocks move between caches and the shared list in batches, and
+ * exhaustion makes allocations take back other threads' cached blocks. */
+static void test_stress_2_threads_cached(void **state)
+{
+    (void)state;
+    run_stress(2, 0, 64, 8);
+}
+
+static void test_stress_8_threads_cached(void **state)
+{
+    (void)state;
+    run_stress(8, 0, 64, 4);
+}
+
+static void test_stress_8_threads_cached_checked(void **state)
+{
+    (void)state;
+    run_stress(8, ZZ_POOL_CHECKED, 40, 16);
 }
 
 /* Two threads free the same block at the same moment: in checked mode
@@ -304,6 +334,9 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_stress_4_threads),
     cmocka_unit_test(test_stress_8_threads),
     cmocka_unit_test(test_stress_8_threads_checked),
+    cmocka_unit_test(test_stress_2_threads_cached),
+    cmocka_unit_test(test_stress_8_threads_cached),
+    cmocka_unit_test(test_stress_8_threads_cached_checked),
     cmocka_unit_test(test_racing_double_free_checked),
 };
 

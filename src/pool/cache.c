@@ -1,0 +1,256 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The slow paths around the per-thread caches (cache.h holds the structure
+ * and the handshake): refilling an empty cache and spilling a full one in
+ * batches, one CAS on the shared list per batch; the reclaim that takes
+ * free blocks back from other threads' caches so that zz_pool_alloc returns
+ * NULL only when every block is really in use; and zz_pool_flush.
+ */
+#include <sched.h>
+
+#include "pool/cache.h"
+
+/* Marks slot's cache as used in this pool, once: reclaims and statistics
+ * look only at caches so marked. */
+static void zz_cache_mark_used(struct zz_pool *pool, uint32_t slot)
+{
+    uint64_t bit = (uint64_t)1 << slot;
+    /* Relaxed: the bit is set before the cache first holds a block, by the
+     * same thread; a reader that misses it also misses that block's entry
+     * in the cache, which a reclaim handles by rechecking (see below). */
+    if (!(zz_atomic_load_relaxed_u64(&pool->cache_used) & bit))
+        zz_atomic_fetch_or_relaxed_u64(&pool->cache_used, bit);
+}
+
+static uint32_t zz_slot_for(struct zz_pool *pool)
+{
+    uint32_t slot = zz__tls_slot;
+    if (slot == ZZ_SLOT_UNCLAIMED)
+        slot = zz__thread_slot_claim();
+    if (slot >= pool->ncaches)
+        return ZZ_SLOT_NONE;
+    zz_cache_mark_used(pool, slot);
+    return slot;
+}
+
+/* Fills an empty cache with up to half its size from the shared list. */
+static uint32_t zz_cache_refill(struct zz_pool *pool, struct zz_cache *c)
+{
+    uint32_t want = pool->cache_cap / 2 > 0 ? pool->cache_cap / 2 : 1;
+    uint32_t n = zz__freelist_pop_batch_mpmc(&pool->fl, c->entries, want);
+    if (n == 0)
+        return 0;
+    uint32_t top = 0;
+    /* The batch arrives top first; reverse it so that the cache, which hands
+     * out its last entry first, keeps the list's order (a fresh pool then
+     * hands out blocks 0, 1, 2, ... and touches memory in order). Relaxed:
+     * our own cache, inside our own operation. */
+    for (uint32_t i = 0, j = n - 1; i < j; i++, j--) {
+        uint32_t a = zz_atomic_load_relaxed_u32(&c->entries[i]);
+        zz_atomic_store_relaxed_u32(&c->entries[i], zz_atomic_load_relaxed_u32(&c->entries[j]));
+        zz_atomic_store_relaxed_u32(&c->entries[j], a);
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t idx = zz_atomic_load_relaxed_u32(&c->entries[i]);
+        top = idx > top ? idx : top;
+    }
+    if (zz__freelist_beyond_hwm(&pool->fl, top))
+        zz__freelist_raise_hwm(&pool->fl, top);
+    return n;
+}
+
+/* Moves the oldest half of a full cache to the shared list; returns the
+ * entries left. */
+static uint32_t zz_cache_spill(struct zz_pool *pool, struct zz_cache *c, uint32_t n)
+{
+    uint32_t k = n / 2 > 0 ? n / 2 : 1;
+    zz__freelist_push_chain_mpmc(&pool->fl, c->entries, k);
+    for (uint32_t i = k; i < n; i++) {
+        /* Relaxed: our own cache, inside our own operation. */
+        zz_atomic_store_relaxed_u32(&c->entries[i - k], zz_atomic_load_relaxed_u32(&c->entries[i]));
+    }
+    return n - k;
+}
+
+static void *zz_block_taken(struct zz_pool *pool, uint32_t idx)
+{
+    /* Relaxed: the block is ours; see zz__freelist_pop_mpmc. */
+    zz_atomic_store_relaxed_u32(&pool->fl.links[idx], ZZ_LINK_IN_USE);
+    return zz__pool_block(pool, idx);
+}
+
+static void *zz_pop_shared(struct zz_pool *pool)
+{
+    uint32_t idx = zz__freelist_pop_mpmc(&pool->fl);
+    if (idx == pool->fl.end)
+        return NULL;
+    if (zz__freelist_beyond_hwm(&pool->fl, idx))
+        zz__freelist_raise_hwm(&pool->fl, idx);
+    return zz__pool_block(pool, idx);
+}
+
+/* Whether any cache may hold a block or is in the middle of moving some. */
+static bool zz_caches_busy(struct zz_pool *pool)
+{
+    /* Relaxed: see zz_cache_mark_used. */
+    uint64_t used = zz_atomic_load_relaxed_u64(&pool->cache_used);
+    while (used != 0) {
+        uint32_t s = (uint32_t)__builtin_ctzll(used);
+        used &= used - 1;
+        struct zz_cache *c = zz__cache_at(pool, s);
+        /* Acquire pairs with the owner's release in zz__cache_leave: if the
+         * operation is over, its count is visible. Relaxed count: read after. */
+        if (zz_atomic_load_acquire_u32(&c->active) || zz_atomic_load_relaxed_u32(&c->count))
+            return true;
+    }
+    return false;
+}
+
+/* Empties every used cache into the shared list, its owner kept out by the
+ * handshake of cache.h. Called with the reclaim lock held. */
+static void zz_caches_take_all(struct zz_pool *pool)
+{
+    uint64_t used = zz_atomic_load_relaxed_u64(&pool->cache_used); /* relaxed: as above */
+    for (uint64_t u = used; u != 0; u &= u - 1) {
+        /* Relaxed: ordered before the fence and the membarrier below. */
+        zz_atomic_store_relaxed_u32(&zz__cache_at(pool, (uint32_t)__builtin_ctzll(u))->steal, 1);
+    }
+    /* Our own half of the handshake: the stores above come before the
+     * kernel's barrier on the other threads. */
+    zz_atomic_thread_fence_seq_cst();
+    bool fenced = zz__heavy_barrier();
+    for (uint64_t u = used; fenced && u != 0; u &= u - 1) {
+        uint32_t s = (uint32_t)__builtin_ctzll(u);
+        struct zz_cache *c = zz__cache_at(pool, s);
+        /* Acquire pairs with zz__cache_leave. A slot nobody holds cannot be
+         * in an operation, except one its thread was in when another thread
+         * forked: in the child that flag stays set forever. */
+        while (zz_atomic_load_acquire_u32(&c->active) && zz__thread_slot_is_live(s))
+            sched_yield();
+        /* Relaxed: the owner is kept out until `steal` is released below. */
+        uint32_t n = zz_atomic_load_relaxed_u32(&c->count);
+        if (n > 0) {
+            zz__freelist_push_chain_mpmc(&pool->fl, c->entries, n);
+            zz_atomic_store_relaxed_u32(&c->count, 0);
+        }
+    }
+    for (uint64_t u = used; u != 0; u &= u - 1) {
+        /* Release pairs with the acquire in zz__cache_enter. */
+        zz_atomic_store_release_u32(&zz__cache_at(pool, (uint32_t)__builtin_ctzll(u))->steal, 0);
+    }
+}
+
+/*
+ * The shared list is empty. Returns NULL only at a moment when every block
+ * is in use: the list was empty, and stayed so (same head, same tag: no pop
+ * and no push in between) while every cache was seen empty and idle. A
+ * cache seen idle with entries, or in an operation, is taken back.
+ */
+static void *zz_alloc_reclaim(struct zz_pool *pool)
+{
+    if (pool->ncaches == 0)
+        return NULL; /* no caches: the shared list was the whole pool */
+    for (int round = 0; round < 4; round++) {
+        /* Acquire: as in zz__freelist_pop_mpmc, so that a refill that took
+         * the last blocks is seen in its cache (its release CAS ordered its
+         * `active` store first). */
+        uint64_t before = zz_atomic_load_acquire_u64(&pool->fl.head);
+        if ((uint32_t)before == pool->fl.end && !zz_caches_busy(pool) &&
+            zz_atomic_load_acquire_u64(&pool->fl.head) == before)
+            return NULL;
+        void *p = zz_pop_shared(pool);
+        if (p != NULL)
+            return p;
+        zz__reclaim_lock();
+        p = zz_pop_shared(pool);
+        if (p == NULL) {
+            zz_caches_take_all(pool);
+            p = zz_pop_shared(pool);
+        }
+        zz__reclaim_unlock();
+        if (p != NULL)
+            return p;
+    }
+    return NULL;
+}
+
+void *zz__pool_alloc_slow(struct zz_pool *pool)
+{
+    uint32_t slot = zz_slot_for(pool);
+    if (slot != ZZ_SLOT_NONE) {
+        struct zz_cache *c = zz__cache_at(pool, slot);
+        if (zz__cache_enter(c)) {
+            /* Relaxed: our own cache, inside our own operation. */
+            uint32_t n = zz_atomic_load_relaxed_u32(&c->count);
+            if (n == 0)
+                n = zz_cache_refill(pool, c);
+            if (n > 0) {
+                uint32_t idx = zz_atomic_load_relaxed_u32(&c->entries[n - 1]);
+                zz_atomic_store_relaxed_u32(&c->count, n - 1);
+                zz__cache_leave(c);
+                return zz_block_taken(pool, idx);
+            }
+        }
+        zz__cache_leave(c);
+    }
+    void *p = zz_pop_shared(pool);
+    return p != NULL ? p : zz_alloc_reclaim(pool);
+}
+
+void zz__pool_release_slow(struct zz_pool *pool, uint32_t idx)
+{
+    uint32_t slot = zz_slot_for(pool);
+    if (slot != ZZ_SLOT_NONE) {
+        struct zz_cache *c = zz__cache_at(pool, slot);
+        if (zz__cache_enter(c)) {
+            /* Relaxed: our own cache, inside our own operation. */
+            uint32_t n = zz_atomic_load_relaxed_u32(&c->count);
+            if (n >= pool->cache_cap)
+                n = zz_cache_spill(pool, c, n);
+            zz_atomic_store_relaxed_u32(&c->entries[n], idx);
+            zz_atomic_store_relaxed_u32(&c->count, n + 1);
+            zz__cache_leave(c);
+            return;
+        }
+        zz__cache_leave(c);
+    }
+    zz_atomic_u32 one = ZZ_ATOMIC_INIT(idx);
+    zz__freelist_push_chain_mpmc(&pool->fl, &one, 1);
+}
+
+int zz_pool_flush(zz_pool *pool)
+{
+    if (pool == NULL)
+        return ZZ_EINVAL;
+    uint32_t slot = zz__tls_slot;
+    /* Relaxed: our own bit, set by this thread. */
+    if (slot >= pool->ncaches || !((zz_atomic_load_relaxed_u64(&pool->cache_used) >> slot) & 1))
+        return 0;
+    struct zz_cache *c = zz__cache_at(pool, slot);
+    if (zz__cache_enter(c)) {
+        uint32_t n = zz_atomic_load_relaxed_u32(&c->count); /* relaxed: ours */
+        if (n > 0) {
+            zz__freelist_push_chain_mpmc(&pool->fl, c->entries, n);
+            zz_atomic_store_relaxed_u32(&c->count, 0);
+        }
+    }
+    /* If a reclaim held the cache, it has emptied it (or is about to). */
+    zz__cache_leave(c);
+    return 0;
+}
+
+uint32_t zz__pool_in_use(const struct zz_pool *pool, uint32_t *cached_out)
+{
+    uint32_t cached = 0;
+    /* Relaxed, all: statistics, exact at quiescence. */
+    uint64_t used = zz_atomic_load_relaxed_u64(&pool->cache_used);
+    for (; used != 0; used &= used - 1)
+        cached +=
+            zz_atomic_load_relaxed_u32(&zz__cache_at(pool, (uint32_t)__builtin_ctzll(used))->count);
+    uint32_t out = zz__freelist_taken(&pool->fl); /* blocks off the shared list */
+    if (cached > out)
+        cached = out;
+    if (cached_out != NULL)
+        *cached_out = cached;
+    return out - cached;
+}

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Per-thread caches in front of the shared list (freelist.h).
+ *
+ * Concurrency contract
+ *   Cache `slot` of a pool belongs to the thread holding that thread slot
+ *   (thread_slot.h): only its owner pushes and pops entries, with plain
+ *   (relaxed) loads and stores and no read-modify-write, bracketed by
+ *   zz__cache_enter / zz__cache_leave. The one exception is a reclaim
+ *   (cache.c), which empties other threads' caches when the shared list runs
+ *   dry, so that capacity stays strict.
+ *
+ * The handshake (an asymmetric Dekker, as userspace RCU uses membarrier)
+ *   owner:     active = 1; compiler fence; if (steal) bypass; ...; active = 0
+ *   reclaimer: steal = 1; membarrier(); wait until !active; take; steal = 0
+ *   membarrier makes every running thread execute a full fence before it
+ *   returns. Either the owner's `active = 1` came before that fence, and the
+ *   reclaimer sees it and waits for the operation to end; or it came after,
+ *   and then the owner's read of `steal` also comes after the fence, which
+ *   follows the reclaimer's `steal = 1`, so the owner sees it and leaves the
+ *   cache alone. The owner pays a store and a load, no fence.
+ *
+ * Entries are block indices; a cached block's link is not ZZ_LINK_IN_USE,
+ * so freeing it again is refused as a double free.
+ */
+#ifndef ZZ_POOL_CACHE_H
+#define ZZ_POOL_CACHE_H
+
+#include "pool/pool_internal.h"
+#include "pool/thread_slot.h"
+
+struct zz_cache {
+    zz_atomic_u32 active;    /* owner: 1 during an operation */
+    zz_atomic_u32 steal;     /* reclaimer: 1 while it wants the cache */
+    zz_atomic_u32 count;     /* entries in use */
+    zz_atomic_u32 entries[]; /* cache_cap block indices, the newest last */
+};
+
+static inline struct zz_cache *zz__cache_at(const struct zz_pool *pool, uint32_t slot)
+{
+    return (struct zz_cache *)(void *)(pool->caches + (size_t)slot * pool->cache_stride);
+}
+
+/* Starts an owner operation; false when a reclaim wants the cache, and the
+ * caller must then use the shared list (and still call zz__cache_leave). */
+static inline bool zz__cache_enter(struct zz_cache *c)
+{
+    /* Relaxed: the store only has to become visible before a reclaimer's
+     * membarrier returns, which the kernel guarantees (see above). */
+    zz_atomic_store_relaxed_u32(&c->active, 1);
+    /* Keeps the compiler from moving the load below above the store. */
+    zz_atomic_signal_fence_seq_cst();
+    /* Acquire pairs with the reclaimer's release of `steal`: what it did to
+     * the cache is visible before we touch the cache again. */
+    return zz_atomic_load_acquire_u32(&c->steal) == 0;
+}
+
+static inline void zz__cache_leave(struct zz_cache *c)
+{
+    /* Release pairs with the reclaimer's acquire of `active`: our changes
+     * to the cache, and to the blocks we put in it, are visible to it. */
+    zz_atomic_store_release_u32(&c->active, 0);
+}
+
+/* The slow paths, in cache.c: taken when the cache is empty or full, the
+ * thread has no slot yet, caching is off, or a reclaim is under way. */
+void *zz__pool_alloc_slow(struct zz_pool *pool);
+/* Gives back block idx, already claimed (zz__freelist_claim). */
+void zz__pool_release_slow(struct zz_pool *pool, uint32_t idx);
+
+#endif
