@@ -63,3 +63,5 @@ static void zz_version(const zzb_candidate *self, char *buf, size_t n)
 ZZB_ZIGZAG(zzb_cand_zigzag, "zigzag", 0u, "zz_pool_create with default options");
 ZZB_ZIGZAG(zzb_cand_zigzag_checked, "zigzag-checked", ZZ_POOL_CHECKED,
            "zz_pool_create with ZZ_POOL_CHECKED");
+ZZB_ZIGZAG(zzb_cand_zigzag_nocache, "zigzag-nocache", ZZ_POOL_NO_CACHE,
+           "zz_pool_create with ZZ_POOL_NO_CACHE: the shared lock-free list alone");

@@ -3,11 +3,14 @@
  * A producer thread fills packet buffers taken from a pool and hands them
  * through a small ring to a consumer thread, which checks ("writes out") each
  * packet and gives its buffer back to the pool. The two threads allocate and
- * free in the same pool at once, with no lock around the pool.
+ * free in the same pool at once, with no lock around the pool, and both work
+ * in bursts: the producer takes BURST buffers with one zz_pool_alloc_bulk,
+ * the consumer gives back BURST with one zz_pool_free_bulk.
  *
  * The pool is smaller than the ring, so the pool is what limits the packets
- * in flight: when zz_pool_alloc returns NULL the producer waits for the
- * consumer to free one. That is back-pressure from a fixed memory budget.
+ * in flight: when zz_pool_alloc_bulk says ZZ_ENOMEM (it takes all or
+ * nothing) the producer waits for the consumer to free a burst. That is
+ * back-pressure from a fixed memory budget.
  *
  * The ring is a plain mutex and condition variable queue: it is not what this
  * example is about. Prints the counts and the pool's figures; last line
@@ -23,8 +26,12 @@
 #include <zigzag.h>
 
 #define PACKETS 20000
+#define BURST 8
 #define POOL_BLOCKS 16
 #define RING_SLOTS 32
+
+_Static_assert(PACKETS % BURST == 0 && POOL_BLOCKS >= 2 * BURST,
+               "bursts must tile the stream and fit the pool twice");
 
 struct packet {
     uint32_t seq;
@@ -81,19 +88,22 @@ static unsigned char payload_byte(uint32_t seq, uint32_t i)
 static void *producer(void *arg)
 {
     struct pipeline *pl = arg;
-    for (uint32_t seq = 0; seq < PACKETS; seq++) {
-        struct packet *p;
-        /* All blocks in flight: wait for the consumer to give one back. */
-        while ((p = zz_pool_alloc(pl->pool)) == NULL) {
+    for (uint32_t seq = 0; seq < PACKETS; seq += BURST) {
+        struct packet *burst[BURST];
+        /* Every buffer in flight: wait for the consumer to give a burst back. */
+        while (zz_pool_alloc_bulk(pl->pool, (void **)burst, BURST) != 0) {
             pl->waits++;
             sched_yield();
         }
-        p->seq = seq;
-        p->len = 64 + seq % (sizeof p->payload - 64);
-        for (uint32_t i = 0; i < p->len; i++)
-            p->payload[i] = payload_byte(seq, i);
-        ring_push(&pl->ring, p);
-        pl->produced++;
+        for (uint32_t k = 0; k < BURST; k++) {
+            struct packet *p = burst[k];
+            p->seq = seq + k;
+            p->len = 64 + p->seq % (sizeof p->payload - 64);
+            for (uint32_t i = 0; i < p->len; i++)
+                p->payload[i] = payload_byte(p->seq, i);
+            ring_push(&pl->ring, p);
+            pl->produced++;
+        }
     }
     ring_push(&pl->ring, NULL);
     return NULL;
@@ -103,6 +113,8 @@ static void *consumer(void *arg)
 {
     struct pipeline *pl = arg;
     uint32_t expect = 0;
+    void *done[BURST];
+    size_t ndone = 0;
     struct packet *p;
     while ((p = ring_pop(&pl->ring)) != NULL) {
         int good = p->seq == expect++;
@@ -111,9 +123,13 @@ static void *consumer(void *arg)
         pl->errors += !good;
         pl->bytes += p->len;
         pl->consumed++;
-        if (zz_pool_free(pl->pool, p) != 0)
-            pl->errors++;
+        done[ndone++] = p;
+        if (ndone == BURST) {
+            pl->errors += zz_pool_free_bulk(pl->pool, done, ndone) != 0;
+            ndone = 0;
+        }
     }
+    pl->errors += zz_pool_free_bulk(pl->pool, done, ndone) != 0;
     return NULL;
 }
 

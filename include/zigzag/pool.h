@@ -26,8 +26,10 @@
  * that exits leaves its cached blocks to be taken back that way, and a pool
  * may be destroyed while threads that used it live on. After fork(), the
  * child's pool holds the blocks cached by the parent's other threads as
- * free, except a block such a thread was moving at the instant of the fork,
- * which the child loses.
+ * free, except blocks such a thread was moving at the instant of the fork
+ * (one block, or one batch of half its cache between its cache and the
+ * shared list, or a bulk call's blocks), which the child loses; it never
+ * hands out a block twice.
  *
  * Misuse. Freeing a pointer that is not the start of one of this pool's
  * blocks returns ZZ_EFOREIGN in every mode. A double free is rejected with

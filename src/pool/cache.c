@@ -59,17 +59,35 @@ static uint32_t zz_cache_refill(struct zz_pool *pool, struct zz_cache *c)
     return n;
 }
 
-/* Moves the oldest half of a full cache to the shared list; returns the
- * entries left. */
+/*
+ * Moves the newer half of a full cache to the shared list, where the next
+ * thread to refill finds blocks that are still warm; returns the entries
+ * left. Order matters for fork(): one store of count takes the blocks out
+ * of the cache before they reach the shared list, so a child forked in
+ * between loses them instead of finding them in two places; shifting
+ * entries down instead would list some twice for a moment. The same holds
+ * for every move below.
+ */
 static uint32_t zz_cache_spill(struct zz_pool *pool, struct zz_cache *c, uint32_t n)
 {
     uint32_t k = n / 2 > 0 ? n / 2 : 1;
-    zz__freelist_push_chain_mpmc(&pool->fl, c->entries, k);
-    for (uint32_t i = k; i < n; i++) {
-        /* Relaxed: our own cache, inside our own operation. */
-        zz_atomic_store_relaxed_u32(&c->entries[i - k], zz_atomic_load_relaxed_u32(&c->entries[i]));
-    }
+    /* Relaxed: our own cache, inside our own operation; entries[n-k, n)
+     * stay as they are until we store to them again. */
+    zz_atomic_store_relaxed_u32(&c->count, n - k);
+    zz__freelist_push_chain_mpmc(&pool->fl, &c->entries[n - k], k);
     return n - k;
+}
+
+/* Empties a cache that is ours (or held by a reclaim) into the shared list. */
+static void zz_cache_empty(struct zz_pool *pool, struct zz_cache *c)
+{
+    /* Relaxed: see the callers; count goes first, as in zz_cache_spill. The
+     * entries stay readable: nobody else adds to this cache meanwhile. */
+    uint32_t n = zz_atomic_load_relaxed_u32(&c->count);
+    if (n > 0) {
+        zz_atomic_store_relaxed_u32(&c->count, 0);
+        zz__freelist_push_chain_mpmc(&pool->fl, c->entries, n);
+    }
 }
 
 static void *zz_block_taken(struct zz_pool *pool, uint32_t idx)
@@ -127,12 +145,8 @@ static void zz_caches_take_all(struct zz_pool *pool)
          * forked: in the child that flag stays set forever. */
         while (zz_atomic_load_acquire_u32(&c->active) && zz__thread_slot_is_live(s))
             sched_yield();
-        /* Relaxed: the owner is kept out until `steal` is released below. */
-        uint32_t n = zz_atomic_load_relaxed_u32(&c->count);
-        if (n > 0) {
-            zz__freelist_push_chain_mpmc(&pool->fl, c->entries, n);
-            zz_atomic_store_relaxed_u32(&c->count, 0);
-        }
+        /* The owner is kept out until `steal` is released below. */
+        zz_cache_empty(pool, c);
     }
     for (uint64_t u = used; u != 0; u &= u - 1) {
         /* Release pairs with the acquire in zz__cache_enter. */
@@ -188,13 +202,25 @@ void *zz__pool_alloc_slow(struct zz_pool *pool)
                 uint32_t idx = zz_atomic_load_relaxed_u32(&c->entries[n - 1]);
                 zz_atomic_store_relaxed_u32(&c->count, n - 1);
                 zz__cache_leave(c);
+                zz__cache_count_alloc(pool, c);
                 return zz_block_taken(pool, idx);
             }
         }
         zz__cache_leave(c);
     }
     void *p = zz_pop_shared(pool);
-    return p != NULL ? p : zz_alloc_reclaim(pool);
+    if (p == NULL)
+        p = zz_alloc_reclaim(pool);
+    if (p != NULL && pool->ncaches > 0) {
+        if (slot != ZZ_SLOT_NONE) {
+            zz__cache_count_alloc(pool, zz__cache_at(pool, slot));
+        } else {
+            /* Relaxed: a statistic. */
+            zz_atomic_fetch_add_relaxed_u32(&pool->uncached_net, 1);
+            zz__pool_peak_check(pool, NULL);
+        }
+    }
+    return p;
 }
 
 void zz__pool_release_slow(struct zz_pool *pool, uint32_t idx)
@@ -210,12 +236,53 @@ void zz__pool_release_slow(struct zz_pool *pool, uint32_t idx)
             zz_atomic_store_relaxed_u32(&c->entries[n], idx);
             zz_atomic_store_relaxed_u32(&c->count, n + 1);
             zz__cache_leave(c);
+            zz__cache_count_free(c);
             return;
         }
         zz__cache_leave(c);
     }
     zz_atomic_u32 one = ZZ_ATOMIC_INIT(idx);
     zz__freelist_push_chain_mpmc(&pool->fl, &one, 1);
+    zz__pool_count_frees(pool, 1);
+}
+
+void zz__pool_count_frees(struct zz_pool *pool, uint32_t n)
+{
+    if (pool->ncaches == 0)
+        return; /* the shared list's counters say it all */
+    uint32_t slot = zz__tls_slot;
+    if (slot < pool->ncaches) {
+        struct zz_cache *c = zz__cache_at(pool, slot);
+        /* Relaxed: the owner's own statistic. */
+        zz_atomic_store_relaxed_u32(&c->net, zz_atomic_load_relaxed_u32(&c->net) - n);
+    } else {
+        zz_atomic_fetch_add_relaxed_u32(&pool->uncached_net,
+                                        (uint32_t)-n); /* relaxed: a statistic */
+    }
+}
+
+void zz__pool_peak_check(struct zz_pool *pool, struct zz_cache *c)
+{
+    /* Relaxed, all: statistics; see zz__cache_count_alloc. */
+    uint32_t sum = zz_atomic_load_relaxed_u32(&pool->uncached_net);
+    uint64_t used = zz_atomic_load_relaxed_u64(&pool->cache_used);
+    for (; used != 0; used &= used - 1)
+        sum +=
+            zz_atomic_load_relaxed_u32(&zz__cache_at(pool, (uint32_t)__builtin_ctzll(used))->net);
+    /* Nets read one after another while their owners run may add up to
+     * more than ever was in use at once; never more than the pool holds. */
+    if ((int32_t)sum > (int32_t)pool->fl.end)
+        sum = pool->fl.end;
+    uint32_t peak = zz_atomic_load_relaxed_u32(&pool->peak);
+    while ((int32_t)sum > (int32_t)peak &&
+           !zz_atomic_cas_weak_relaxed_u32(&pool->peak, &peak, sum)) {
+    }
+    peak = (int32_t)sum > (int32_t)peak ? sum : peak;
+    if (c != NULL) {
+        /* Next look when our net alone would carry the sum past the peak. */
+        uint32_t net = zz_atomic_load_relaxed_u32(&c->net);
+        zz_atomic_store_relaxed_u32(&c->next_high, net + (peak - sum) + 1u);
+    }
 }
 
 int zz_pool_flush(zz_pool *pool)
@@ -227,13 +294,8 @@ int zz_pool_flush(zz_pool *pool)
     if (slot >= pool->ncaches || !((zz_atomic_load_relaxed_u64(&pool->cache_used) >> slot) & 1))
         return 0;
     struct zz_cache *c = zz__cache_at(pool, slot);
-    if (zz__cache_enter(c)) {
-        uint32_t n = zz_atomic_load_relaxed_u32(&c->count); /* relaxed: ours */
-        if (n > 0) {
-            zz__freelist_push_chain_mpmc(&pool->fl, c->entries, n);
-            zz_atomic_store_relaxed_u32(&c->count, 0);
-        }
-    }
+    if (zz__cache_enter(c))
+        zz_cache_empty(pool, c);
     /* If a reclaim held the cache, it has emptied it (or is about to). */
     zz__cache_leave(c);
     return 0;

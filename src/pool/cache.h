@@ -33,6 +33,8 @@ struct zz_cache {
     zz_atomic_u32 active;    /* owner: 1 during an operation */
     zz_atomic_u32 steal;     /* reclaimer: 1 while it wants the cache */
     zz_atomic_u32 count;     /* entries in use */
+    zz_atomic_u32 net;       /* owner's allocs - frees, as int32: sum of all = in_use */
+    zz_atomic_u32 next_high; /* owner's net at which the pool's peak may grow */
     zz_atomic_u32 entries[]; /* cache_cap block indices, the newest last */
 };
 
@@ -62,10 +64,37 @@ static inline void zz__cache_leave(struct zz_cache *c)
     zz_atomic_store_release_u32(&c->active, 0);
 }
 
+/* Called when an owner's net reached next_high: the sum of all nets (the
+ * pool's in_use) may be a new peak. */
+void zz__pool_peak_check(struct zz_pool *pool, struct zz_cache *c);
+
+/*
+ * Peak bookkeeping, owner only. The pool's peak is the largest sum of nets
+ * seen; a thread recomputes that sum only when its own net reaches a
+ * threshold set, at its last look, to where the sum would pass the peak if
+ * the others had not moved. One thread alone thus keeps an exact peak at
+ * the cost of a compare; threads that hand blocks to each other look now
+ * and then. Relaxed, all: statistics, and only the owner writes these.
+ */
+static inline void zz__cache_count_alloc(struct zz_pool *pool, struct zz_cache *c)
+{
+    uint32_t net = zz_atomic_load_relaxed_u32(&c->net) + 1u;
+    zz_atomic_store_relaxed_u32(&c->net, net);
+    if (ZZ_UNLIKELY((int32_t)(net - zz_atomic_load_relaxed_u32(&c->next_high)) >= 0))
+        zz__pool_peak_check(pool, c);
+}
+
+static inline void zz__cache_count_free(struct zz_cache *c)
+{
+    zz_atomic_store_relaxed_u32(&c->net, zz_atomic_load_relaxed_u32(&c->net) - 1u);
+}
+
 /* The slow paths, in cache.c: taken when the cache is empty or full, the
  * thread has no slot yet, caching is off, or a reclaim is under way. */
 void *zz__pool_alloc_slow(struct zz_pool *pool);
 /* Gives back block idx, already claimed (zz__freelist_claim). */
 void zz__pool_release_slow(struct zz_pool *pool, uint32_t idx);
+/* Counts n frees of the calling thread that bypassed the release paths. */
+void zz__pool_count_frees(struct zz_pool *pool, uint32_t n);
 
 #endif

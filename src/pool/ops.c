@@ -22,6 +22,7 @@ void *zz_pool_alloc(zz_pool *pool)
                 uint32_t idx = zz_atomic_load_relaxed_u32(&c->entries[n - 1]);
                 zz_atomic_store_relaxed_u32(&c->count, n - 1);
                 zz__cache_leave(c);
+                zz__cache_count_alloc(pool, c);
                 /* Relaxed: the block is ours; see zz__freelist_pop_mpmc. */
                 zz_atomic_store_relaxed_u32(&pool->fl.links[idx], ZZ_LINK_IN_USE);
                 return zz__pool_block(pool, idx);
@@ -46,6 +47,7 @@ static inline void zz_pool_release(zz_pool *pool, uint32_t idx)
                 zz_atomic_store_relaxed_u32(&c->entries[n], idx);
                 zz_atomic_store_relaxed_u32(&c->count, n + 1);
                 zz__cache_leave(c);
+                zz__cache_count_free(c);
                 return;
             }
         }
@@ -102,8 +104,10 @@ int zz_pool_alloc_bulk(zz_pool *pool, void **out, size_t n)
     for (size_t taken = 0; taken < n; taken++) {
         void *p = zz_pool_alloc(pool);
         if (p == NULL) {
-            if (taken > 0)
+            if (taken > 0) {
                 zz__freelist_push_linked_mpmc(&pool->fl, first, last, (uint32_t)taken);
+                zz__pool_count_frees(pool, (uint32_t)taken);
+            }
             return ZZ_ENOMEM;
         }
         uint32_t idx = (uint32_t)zz__pool_index(pool, p);

@@ -153,6 +153,8 @@ int zz_pool_create(zz_pool **out, const zz_pool_options *opts)
     pool->cache_cap = (uint32_t)plan.cache_cap;
     pool->cache_stride = plan.cache_stride;
     zz_atomic_store_relaxed_u64(&pool->cache_used, 0);
+    zz_atomic_store_relaxed_u32(&pool->peak, 0);
+    zz_atomic_store_relaxed_u32(&pool->uncached_net, 0);
     pool->backing = plan.backing;
     pool->mem = mem;
     pool->mem_size = plan.mem_size;
@@ -196,7 +198,10 @@ void zz_pool_stats_get(const zz_pool *pool, zz_pool_stats *out)
     out->in_use = zz__pool_in_use(pool, &cached);
     out->cached = cached;
     out->thread_cache = pool->cache_cap;
-    out->peak_in_use = zz__freelist_hwm(&pool->fl);
+    /* Relaxed: a statistic. Without caches the fresh high-water mark is
+     * the peak (freelist.h); with them, the caches keep it (cache.h). */
+    out->peak_in_use =
+        pool->ncaches == 0 ? zz__freelist_hwm(&pool->fl) : zz_atomic_load_relaxed_u32(&pool->peak);
     out->block_size = pool->stride;
     out->block_align = pool->align;
     out->flags = pool->flags;

@@ -39,6 +39,10 @@ struct zz_pool {
     /* Bit s: slot s has used its cache here. Set once per (thread, pool) on
      * a slow path; read by reclaims, flushes and statistics. */
     _Alignas(ZZ_CACHE_LINE) zz_atomic_u64 cache_used;
+    /* With caches: the peak of in_use (the largest sum of the caches' nets
+     * seen), and the net of threads that have no cache here. */
+    zz_atomic_u32 peak;
+    zz_atomic_u32 uncached_net;
 
     /* Needed only to give the memory back. */
     zz_allocator backing;

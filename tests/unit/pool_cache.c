@@ -1,0 +1,642 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Per-thread caches seen from one thread: the thread_cache option and its
+ * defaults, statistics that stay exact at quiescence while blocks rest in
+ * the cache (stats.cached, in_use, peak_in_use), zz_pool_flush, strict
+ * capacity, and misuse detection for blocks that sit in the cache rather
+ * than on the shared list: a double free of a cached block must still be
+ * refused, or the cache would hand that block out twice.
+ *
+ * A pool destroyed and re-created at the same address (a fixed buffer
+ * makes that certain) must not inherit the cache the thread kept for the
+ * old one.
+ */
+#include <stdlib.h>
+
+#include "test_main.h"
+#include "zigzag.h"
+
+static zz_pool *make(size_t size, size_t capacity, unsigned flags, size_t thread_cache)
+{
+    zz_pool *pool = NULL;
+    zz_pool_options o = {.size = size,
+                         .align = 8,
+                         .capacity = capacity,
+                         .flags = flags,
+                         .thread_cache = thread_cache};
+    assert_int_equal(zz_pool_create(&pool, &o), 0);
+    return pool;
+}
+
+static zz_pool_stats stats_of(const zz_pool *pool)
+{
+    zz_pool_stats st;
+    zz_pool_stats_get(pool, &st);
+    return st;
+}
+
+static int cmp_ptr(const void *a, const void *b)
+{
+    uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* p[0..n) are distinct, non-overlapping blocks of pool. */
+static void assert_distinct_owned(const zz_pool *pool, void *const *p, size_t n)
+{
+    size_t stride = stats_of(pool).block_size;
+    uintptr_t *s = malloc((n + 1) * sizeof(*s));
+    assert_non_null(s);
+    for (size_t i = 0; i < n; i++) {
+        assert_true(zz_pool_owns(pool, p[i]));
+        s[i] = (uintptr_t)p[i];
+    }
+    qsort(s, n, sizeof(*s), cmp_ptr);
+    for (size_t i = 1; i < n; i++)
+        assert_true(s[i] - s[i - 1] >= stride);
+    free(s);
+}
+
+/* Allocates until NULL; asserts that exactly `expect` distinct blocks came
+ * out and that in_use is then the capacity. Returns them in *out (caller
+ * frees the array). */
+static void **drain_exactly(zz_pool *pool, size_t expect)
+{
+    zz_pool_stats st = stats_of(pool);
+    void **p = malloc((st.capacity + 1) * sizeof(*p));
+    assert_non_null(p);
+    size_t n = 0;
+    while (n <= st.capacity && (p[n] = zz_pool_alloc(pool)) != NULL)
+        n++;
+    assert_int_equal(n, expect);
+    assert_distinct_owned(pool, p, n);
+    st = stats_of(pool);
+    assert_int_equal(st.in_use, st.capacity);
+    assert_int_equal(st.peak_in_use, st.capacity);
+    return p;
+}
+
+static void test_thread_cache_option(void **state)
+{
+    (void)state;
+    zz_pool *pool = (zz_pool *)(uintptr_t)0x1;
+    zz_pool_options o = {.size = 32, .capacity = 4096};
+    o.thread_cache = ZZ_POOL_MAX_THREAD_CACHE + 1;
+    assert_int_equal(zz_pool_create(&pool, &o), ZZ_EINVAL);
+    o.thread_cache = (size_t)-1;
+    assert_int_equal(zz_pool_create(&pool, &o), ZZ_EINVAL);
+    o.flags = ZZ_POOL_NO_CACHE; /* still refused: the value is out of range */
+    assert_int_equal(zz_pool_create(&pool, &o), ZZ_EINVAL);
+    assert_ptr_equal(pool, (zz_pool *)(uintptr_t)0x1);
+
+    /* Explicit requests are honoured, whatever the capacity. */
+    static const size_t explicit_sizes[] = {1, 16, 64, ZZ_POOL_MAX_THREAD_CACHE};
+    for (size_t i = 0; i < sizeof(explicit_sizes) / sizeof(explicit_sizes[0]); i++) {
+        pool = make(32, 4096, 0, explicit_sizes[i]);
+        assert_int_equal(stats_of(pool).thread_cache, explicit_sizes[i]);
+        zz_pool_destroy(pool);
+        pool = make(32, 4096, ZZ_POOL_CHECKED, explicit_sizes[i]);
+        assert_int_equal(stats_of(pool).thread_cache, explicit_sizes[i]);
+        zz_pool_destroy(pool);
+    }
+    pool = make(32, 100, 0, 16);
+    assert_int_equal(stats_of(pool).thread_cache, 16);
+    assert_int_equal(stats_of(pool).cached, 0);
+    zz_pool_destroy(pool);
+
+    /* ZZ_POOL_NO_CACHE: none, even when asked for. */
+    pool = make(32, 4096, ZZ_POOL_NO_CACHE, 16);
+    assert_int_equal(stats_of(pool).thread_cache, 0);
+    assert_int_equal(stats_of(pool).flags & ZZ_POOL_NO_CACHE, ZZ_POOL_NO_CACHE);
+    zz_pool_destroy(pool);
+    pool = make(32, 1 << 16, ZZ_POOL_NO_CACHE, 0);
+    assert_int_equal(stats_of(pool).thread_cache, 0);
+    zz_pool_destroy(pool);
+
+    /* Defaults: none below 256 blocks, growing, 64 from 4096 on. */
+    static const size_t small[] = {1, 2, 100, 200, 255};
+    for (size_t i = 0; i < sizeof(small) / sizeof(small[0]); i++) {
+        pool = make(32, small[i], 0, 0);
+        assert_int_equal(stats_of(pool).thread_cache, 0);
+        zz_pool_destroy(pool);
+    }
+    static const size_t grow[] = {256,  300,  512,  1000,  1024,   2048,
+                                  4095, 4096, 4097, 10000, 1 << 20};
+    size_t last = 0;
+    for (size_t i = 0; i < sizeof(grow) / sizeof(grow[0]); i++) {
+        pool = make(32, grow[i], 0, 0);
+        size_t tc = stats_of(pool).thread_cache;
+        assert_true(tc >= last);
+        assert_true(tc <= 64);
+        if (grow[i] >= 4096)
+            assert_int_equal(tc, 64);
+        last = tc;
+        zz_pool_destroy(pool);
+    }
+}
+
+/* Freed blocks rest in the cache; the figures say so; a flush empties it. */
+static void check_cached_and_flush(size_t capacity, unsigned flags, size_t tc)
+{
+    zz_pool *pool = make(40, capacity, flags, tc);
+    zz_pool_stats st = stats_of(pool);
+    tc = st.thread_cache;
+    assert_true(tc > 0);
+    assert_int_equal(st.cached, 0);
+    enum { N = 24 };
+    void *p[N];
+    for (size_t i = 0; i < N; i++) {
+        p[i] = zz_pool_alloc(pool);
+        assert_non_null(p[i]);
+    }
+    for (size_t k = 1; k <= N; k++) {
+        assert_int_equal(zz_pool_free(pool, p[N - k]), 0);
+        st = stats_of(pool);
+        assert_int_equal(st.in_use, N - k);
+        assert_true(st.cached > 0);
+        assert_true(st.cached <= tc);
+        assert_true(st.in_use + st.cached <= st.capacity);
+    }
+    assert_int_equal(zz_pool_flush(pool), 0);
+    st = stats_of(pool);
+    assert_int_equal(st.cached, 0);
+    assert_int_equal(st.in_use, 0);
+    assert_int_equal(zz_pool_flush(pool), 0); /* again: nothing to do */
+
+    /* Half back in, one free: cached again; flush keeps in_use exact. */
+    for (size_t i = 0; i < N; i++) {
+        p[i] = zz_pool_alloc(pool);
+        assert_non_null(p[i]);
+    }
+    assert_int_equal(zz_pool_free(pool, p[0]), 0);
+    st = stats_of(pool);
+    assert_true(st.cached > 0);
+    assert_int_equal(st.in_use, N - 1);
+    assert_int_equal(zz_pool_flush(pool), 0);
+    st = stats_of(pool);
+    assert_int_equal(st.cached, 0);
+    assert_int_equal(st.in_use, N - 1);
+    /* With no cache anywhere, in_use + shared free == capacity exactly. */
+    void **rest = drain_exactly(pool, capacity - (N - 1));
+    assert_int_equal(zz_pool_free_bulk(pool, rest, capacity - (N - 1)), 0);
+    assert_int_equal(zz_pool_free_bulk(pool, p + 1, N - 1), 0);
+    assert_int_equal(stats_of(pool).in_use, 0);
+    free(rest);
+    zz_pool_destroy(pool);
+}
+
+static void test_cached_and_flush(void **state)
+{
+    (void)state;
+    check_cached_and_flush(64, 0, 16);
+    check_cached_and_flush(64, ZZ_POOL_CHECKED, 16);
+    check_cached_and_flush(1000, 0, 64);
+    check_cached_and_flush(4096, 0, 0);
+    check_cached_and_flush(4096, ZZ_POOL_CHECKED, 0);
+    check_cached_and_flush(300, 0, ZZ_POOL_MAX_THREAD_CACHE);
+    check_cached_and_flush(30, 0, 8); /* a cache smaller than what is freed */
+}
+
+static void test_flush_edges(void **state)
+{
+    (void)state;
+    assert_int_equal(zz_pool_flush(NULL), ZZ_EINVAL);
+    zz_pool *pool = make(16, 100, ZZ_POOL_NO_CACHE, 0);
+    assert_int_equal(zz_pool_flush(pool), 0);
+    void *p = zz_pool_alloc(pool);
+    assert_int_equal(zz_pool_free(pool, p), 0);
+    assert_int_equal(stats_of(pool).cached, 0);
+    assert_int_equal(zz_pool_flush(pool), 0);
+    zz_pool_destroy(pool);
+    /* A pool this thread never used. */
+    pool = make(16, 5000, 0, 0);
+    assert_int_equal(zz_pool_flush(pool), 0);
+    assert_int_equal(stats_of(pool).cached, 0);
+    assert_int_equal(stats_of(pool).in_use, 0);
+    zz_pool_destroy(pool);
+}
+
+/* A random walk of allocs, frees, bulk calls and flushes: in_use exact at
+ * every step; cached bounded by the one cache in play; peak_in_use at
+ * least the true peak and at most the true peak plus that cache. */
+static void check_walk(size_t capacity, unsigned flags, size_t tc)
+{
+    zz_pool *pool = make(16, capacity, flags, tc);
+    zz_pool_stats st = stats_of(pool);
+    tc = st.thread_cache;
+    void **p = malloc((capacity + 1) * sizeof(*p));
+    assert_non_null(p);
+    size_t live = 0, peak = 0;
+    unsigned seed = 99;
+    for (int step = 0; step < 20000; step++) {
+        seed = seed * 1103515245u + 12345u;
+        unsigned r = seed >> 8;
+        /* Drift up and down in long waves so the pool fills and empties. */
+        bool up = ((step / 1500) % 2 == 0) ? r % 3 != 0 : r % 3 == 0;
+        if (r % 53 == 0) {
+            assert_int_equal(zz_pool_flush(pool), 0);
+            assert_int_equal(stats_of(pool).cached, 0);
+        } else if (r % 37 == 0) {
+            size_t k = 1 + (r >> 6) % 20;
+            int rc = zz_pool_alloc_bulk(pool, p + live, k);
+            if (live + k <= capacity) {
+                assert_int_equal(rc, 0);
+                live += k;
+            } else {
+                assert_int_equal(rc, ZZ_ENOMEM);
+            }
+        } else if (r % 41 == 0) {
+            size_t k = 1 + (r >> 6) % 20;
+            k = k < live ? k : live;
+            assert_int_equal(zz_pool_free_bulk(pool, p + live - k, k), 0);
+            live -= k;
+        } else if (up) {
+            p[live] = zz_pool_alloc(pool);
+            if (live < capacity) {
+                assert_non_null(p[live]);
+                live++;
+            } else {
+                assert_null(p[live]);
+            }
+        } else if (live > 0) {
+            size_t k = (r >> 4) % live;
+            assert_int_equal(zz_pool_free(pool, p[k]), 0);
+            p[k] = p[--live];
+        }
+        peak = live > peak ? live : peak;
+        st = stats_of(pool);
+        assert_int_equal(st.in_use, live);
+        assert_true(st.cached <= tc);
+        assert_true(st.in_use + st.cached <= capacity);
+        assert_true(st.peak_in_use >= peak);
+        assert_true(st.peak_in_use <= capacity);
+        assert_true(st.peak_in_use <= peak + tc);
+        if (tc == 0) {
+            assert_int_equal(st.cached, 0);
+            assert_int_equal(st.peak_in_use, peak);
+        }
+        if (step % 1000 == 0)
+            assert_distinct_owned(pool, p, live);
+    }
+    assert_distinct_owned(pool, p, live);
+    assert_int_equal(zz_pool_free_bulk(pool, p, live), 0);
+    free(p);
+    void **all = drain_exactly(pool, capacity);
+    free(all);
+    zz_pool_destroy(pool);
+}
+
+static void test_stats_exact_with_cache(void **state)
+{
+    (void)state;
+    check_walk(64, 0, 16);
+    check_walk(64, ZZ_POOL_CHECKED, 16);
+    check_walk(1000, 0, 64);
+    check_walk(4096, 0, 0);
+    check_walk(200, 0, ZZ_POOL_MAX_THREAD_CACHE);
+    check_walk(64, ZZ_POOL_NO_CACHE, 0);
+    check_walk(64, ZZ_POOL_NO_CACHE | ZZ_POOL_CHECKED, 0);
+}
+
+/* Exactly capacity distinct blocks, then NULL, again and again, with the
+ * cache in every state: full, half full, flushed, and larger than the pool. */
+static void check_exhaust(size_t capacity, unsigned flags, size_t tc)
+{
+    zz_pool *pool = make(24, capacity, flags, tc);
+    for (int round = 0; round < 4; round++) {
+        void **p = drain_exactly(pool, capacity);
+        assert_null(zz_pool_alloc(pool));
+        /* Half back, then exactly that half again. */
+        size_t half = capacity / 2;
+        for (size_t i = 0; i < half; i++)
+            assert_int_equal(zz_pool_free(pool, p[2 * i]), 0);
+        assert_int_equal(stats_of(pool).in_use, capacity - half);
+        for (size_t i = 0; i < half; i++) {
+            p[2 * i] = zz_pool_alloc(pool);
+            assert_non_null(p[2 * i]);
+        }
+        assert_null(zz_pool_alloc(pool));
+        assert_distinct_owned(pool, p, capacity);
+        for (size_t i = 0; i < capacity; i++)
+            assert_int_equal(zz_pool_free(pool, p[capacity - 1 - i]), 0);
+        assert_int_equal(stats_of(pool).in_use, 0);
+        assert_int_equal(stats_of(pool).peak_in_use, capacity);
+        if (round % 2 == 1)
+            assert_int_equal(zz_pool_flush(pool), 0);
+        free(p);
+    }
+    zz_pool_destroy(pool);
+}
+
+static void test_exhaust_with_cache(void **state)
+{
+    (void)state;
+    check_exhaust(64, 0, 16);
+    check_exhaust(64, ZZ_POOL_CHECKED, 16);
+    check_exhaust(1000, 0, 64);
+    check_exhaust(5000, 0, 0);
+    check_exhaust(5000, ZZ_POOL_CHECKED, 0);
+    check_exhaust(10, 0, 64);                      /* cache larger than the pool */
+    check_exhaust(1, 0, ZZ_POOL_MAX_THREAD_CACHE); /* one block */
+    check_exhaust(3, ZZ_POOL_CHECKED, 2);
+}
+
+/* Every block of pool, found from any one of them through zz_pool_owns;
+ * returns the count (== capacity). */
+static size_t all_blocks(const zz_pool *pool, const void *any, uintptr_t *out)
+{
+    zz_pool_stats st = stats_of(pool);
+    uintptr_t a = (uintptr_t)any;
+    size_t n = 0;
+    for (size_t k = 0; k < 2 * st.capacity + 1; k++) {
+        uintptr_t q = a - st.capacity * st.block_size + k * st.block_size;
+        if (zz_pool_owns(pool, (const void *)q))
+            out[n++] = q;
+    }
+    return n;
+}
+
+static bool held_by(uintptr_t q, void *const *held, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((uintptr_t)held[i] == q)
+            return true;
+    return false;
+}
+
+/* A double free is refused while the block rests in this thread's cache,
+ * after it was flushed to the shared list, and for blocks never handed out
+ * that a refill brought into the cache. A broken cache that accepted the
+ * second free would hold the block twice; the final drain would see it. */
+static void check_double_free(size_t capacity, unsigned flags, size_t tc)
+{
+    zz_pool *pool = make(32, capacity, flags, tc);
+    assert_true(stats_of(pool).thread_cache > 0);
+
+    void *p = zz_pool_alloc(pool);
+    assert_non_null(p);
+    assert_int_equal(zz_pool_free(pool, p), 0);
+    zz_pool_stats before = stats_of(pool);
+    assert_true(before.cached > 0);
+    assert_int_equal(zz_pool_free(pool, p), ZZ_EDOUBLEFREE);
+    assert_int_equal(zz_pool_free_zeroed(pool, p), ZZ_EDOUBLEFREE);
+    assert_int_equal(zz_pool_free_bulk(pool, &p, 1), ZZ_EDOUBLEFREE);
+    zz_pool_stats after = stats_of(pool);
+    assert_int_equal(after.in_use, before.in_use);
+    assert_int_equal(after.cached, before.cached);
+
+    /* Several cached at once, each refused again; then flushed, refused again. */
+    enum { N = 12 };
+    void *q[N];
+    assert_int_equal(zz_pool_alloc_bulk(pool, q, N), 0);
+    for (size_t i = 0; i < N; i++)
+        assert_int_equal(zz_pool_free(pool, q[i]), 0);
+    for (size_t i = 0; i < N; i++)
+        assert_int_equal(zz_pool_free(pool, q[N - 1 - i]), ZZ_EDOUBLEFREE);
+    assert_int_equal(stats_of(pool).in_use, 0);
+    assert_int_equal(zz_pool_flush(pool), 0);
+    for (size_t i = 0; i < N; i++)
+        assert_int_equal(zz_pool_free(pool, q[i]), ZZ_EDOUBLEFREE);
+    assert_int_equal(stats_of(pool).in_use, 0);
+
+    /* Hold a few; every other block of the pool is free, wherever it rests. */
+    void *held[3];
+    for (size_t i = 0; i < 3; i++) {
+        held[i] = zz_pool_alloc(pool);
+        assert_non_null(held[i]);
+    }
+    uintptr_t *blocks = malloc(capacity * sizeof(*blocks));
+    assert_non_null(blocks);
+    assert_int_equal(all_blocks(pool, held[0], blocks), capacity);
+    for (size_t i = 0; i < capacity; i++)
+        if (!held_by(blocks[i], held, 3))
+            assert_int_equal(zz_pool_free(pool, (void *)blocks[i]), ZZ_EDOUBLEFREE);
+    assert_int_equal(stats_of(pool).in_use, 3);
+    for (size_t i = 0; i < 3; i++)
+        assert_int_equal(zz_pool_free(pool, held[i]), 0);
+    free(blocks);
+
+    /* Nothing was pushed twice: exactly capacity distinct blocks remain. */
+    void **all = drain_exactly(pool, capacity);
+    assert_int_equal(zz_pool_free_bulk(pool, all, capacity), 0);
+    free(all);
+    zz_pool_destroy(pool);
+}
+
+static void test_double_free_in_cache(void **state)
+{
+    (void)state;
+    check_double_free(64, 0, 16);
+    check_double_free(64, ZZ_POOL_CHECKED, 16);
+    check_double_free(1000, 0, 64);
+    check_double_free(1000, ZZ_POOL_CHECKED, 64);
+    check_double_free(4096, 0, 0);
+    check_double_free(4096, ZZ_POOL_CHECKED, 0);
+    check_double_free(20, 0, ZZ_POOL_MAX_THREAD_CACHE);
+}
+
+static void check_foreign(unsigned flags, size_t tc)
+{
+    zz_pool *pool = make(48, 100, flags, tc);
+    zz_pool *other = make(48, 100, flags, tc);
+    size_t stride = stats_of(pool).block_size;
+    unsigned char *a = zz_pool_alloc(pool), *b = zz_pool_alloc(pool);
+    unsigned char *theirs = zz_pool_alloc(other);
+    assert_int_equal(zz_pool_free(pool, b), 0); /* something in the cache */
+    void *mine_in_other = zz_pool_alloc(other);
+    assert_int_equal(zz_pool_free(other, mine_in_other), 0);
+    int local = 0;
+    uintptr_t blocks[100];
+    assert_int_equal(all_blocks(pool, a, blocks), 100);
+    unsigned char *first = (unsigned char *)blocks[0];
+    void *bad[] = {a + 1,
+                   a + stride / 2,
+                   a + stride - 1,
+                   a - 1,
+                   b + 1,
+                   first + stride * 100,
+                   first - stride,
+                   theirs,
+                   mine_in_other,
+                   &local,
+                   (void *)(uintptr_t)8};
+    zz_pool_stats before = stats_of(pool);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(zz_pool_free(pool, bad[i]), ZZ_EFOREIGN);
+        assert_int_equal(zz_pool_free_zeroed(pool, bad[i]), ZZ_EFOREIGN);
+        assert_int_equal(zz_pool_free_bulk(pool, &bad[i], 1), ZZ_EFOREIGN);
+        zz_pool_stats st = stats_of(pool);
+        assert_int_equal(st.in_use, before.in_use);
+        assert_int_equal(st.cached, before.cached);
+    }
+    assert_int_equal(zz_pool_free(pool, a), 0);
+    assert_int_equal(zz_pool_free(other, theirs), 0);
+    void **all = drain_exactly(pool, 100);
+    free(all);
+    all = drain_exactly(other, 100);
+    free(all);
+    zz_pool_destroy(pool);
+    zz_pool_destroy(other);
+}
+
+static void test_foreign_with_cache(void **state)
+{
+    (void)state;
+    check_foreign(0, 16);
+    check_foreign(ZZ_POOL_CHECKED, 16);
+    check_foreign(0, ZZ_POOL_MAX_THREAD_CACHE);
+    check_foreign(ZZ_POOL_NO_CACHE, 0);
+}
+
+/* One thread, two pools of the same shape, both cached: blocks never cross. */
+static void test_two_pools_one_thread(void **state)
+{
+    (void)state;
+    enum { CAP = 200 };
+    zz_pool *a = make(32, CAP, 0, 16), *b = make(32, CAP, ZZ_POOL_CHECKED, 32);
+    void *pa[CAP], *pb[CAP];
+    for (int round = 0; round < 5; round++) {
+        for (size_t i = 0; i < CAP; i++) {
+            pa[i] = zz_pool_alloc(a);
+            pb[i] = zz_pool_alloc(b);
+            assert_non_null(pa[i]);
+            assert_non_null(pb[i]);
+            assert_false(zz_pool_owns(b, pa[i]));
+            assert_false(zz_pool_owns(a, pb[i]));
+        }
+        assert_null(zz_pool_alloc(a));
+        assert_null(zz_pool_alloc(b));
+        assert_distinct_owned(a, pa, CAP);
+        assert_distinct_owned(b, pb, CAP);
+        /* Each block offered to the wrong pool first. */
+        for (size_t i = 0; i < CAP; i++) {
+            size_t j = (i * 37 + (size_t)round) % CAP;
+            assert_int_equal(zz_pool_free(b, pa[j]), ZZ_EFOREIGN);
+            assert_int_equal(zz_pool_free(a, pa[j]), 0);
+            assert_int_equal(zz_pool_free(a, pb[j]), ZZ_EFOREIGN);
+            assert_int_equal(zz_pool_free(b, pb[j]), 0);
+        }
+        assert_int_equal(stats_of(a).in_use, 0);
+        assert_int_equal(stats_of(b).in_use, 0);
+    }
+    zz_pool_destroy(a);
+    zz_pool_destroy(b);
+}
+
+/* Re-create at the same address: a fixed buffer reset between the two
+ * creations hands the second pool exactly the memory of the first. The
+ * cache this thread kept for the first must not leak into the second. */
+static void check_recreate(size_t size1, size_t cap1, size_t tc1, size_t size2, size_t cap2,
+                           size_t tc2, unsigned flags1, unsigned flags2)
+{
+    static _Alignas(4096) unsigned char arena[256 * 1024];
+    zz_fixed_buffer fb;
+    assert_int_equal(zz_fixed_buffer_init(&fb, arena, sizeof(arena)), 0);
+    zz_pool_options o1 = {.size = size1,
+                          .align = 16,
+                          .capacity = cap1,
+                          .flags = flags1,
+                          .backing = zz_fixed_buffer_allocator(&fb),
+                          .thread_cache = tc1};
+    zz_pool *p1;
+    assert_int_equal(zz_pool_create(&p1, &o1), 0);
+    /* Fill the cache of p1, with blocks from all over the slab. */
+    void **x = drain_exactly(p1, cap1);
+    for (size_t i = 0; i < cap1; i++)
+        assert_int_equal(zz_pool_free(p1, x[(i * 13) % cap1]), 0);
+    assert_true(stats_of(p1).cached > 0);
+    free(x);
+    zz_pool_destroy(p1);
+    zz_fixed_buffer_reset(&fb);
+
+    zz_pool_options o2 = o1;
+    o2.size = size2;
+    o2.capacity = cap2;
+    o2.thread_cache = tc2;
+    o2.flags = flags2;
+    zz_pool *p2;
+    assert_int_equal(zz_pool_create(&p2, &o2), 0);
+    if (p2 != p1)
+        print_message("note: the new pool is not at the old one's address\n");
+    assert_int_equal(stats_of(p2).in_use, 0);
+    assert_int_equal(stats_of(p2).cached, 0);
+    for (int round = 0; round < 2; round++) {
+        void **y = drain_exactly(p2, cap2);
+        for (size_t i = 0; i < cap2; i++)
+            assert_int_equal(zz_pool_free(p2, y[i]), 0);
+        assert_int_equal(stats_of(p2).in_use, 0);
+        for (size_t i = 0; i < cap2; i++)
+            assert_int_equal(zz_pool_free(p2, y[i]), ZZ_EDOUBLEFREE);
+        free(y);
+    }
+    zz_pool_destroy(p2);
+}
+
+static void test_recreate_at_same_address(void **state)
+{
+    (void)state;
+    check_recreate(64, 128, 32, 64, 128, 32, 0, 0);
+    check_recreate(64, 128, 32, 64, 128, 32, ZZ_POOL_CHECKED, ZZ_POOL_CHECKED);
+    check_recreate(64, 128, 32, 64, 128, 32, 0, ZZ_POOL_CHECKED);
+    /* Same slab bytes, so the same pool address, but another shape. */
+    check_recreate(64, 128, 32, 32, 256, 16, 0, 0);
+    check_recreate(32, 256, 64, 64, 128, 8, 0, 0);
+    /* Caching off in the new one. */
+    check_recreate(64, 128, 32, 64, 128, 0, 0, ZZ_POOL_NO_CACHE);
+    /* And with the page allocator, where the address is merely likely. */
+    for (int i = 0; i < 3; i++) {
+        zz_pool *p = make(64, 4096, 0, 0);
+        void **x = drain_exactly(p, 4096);
+        assert_int_equal(zz_pool_free_bulk(p, x, 4096), 0);
+        assert_true(stats_of(p).cached > 0);
+        free(x);
+        zz_pool_destroy(p);
+    }
+}
+
+static void test_peak_with_cache(void **state)
+{
+    (void)state;
+    /* Without caches the peak is exact. */
+    zz_pool *pool = make(16, 300, ZZ_POOL_NO_CACHE, 0);
+    void *p[300];
+    for (size_t i = 0; i < 10; i++)
+        p[i] = zz_pool_alloc(pool);
+    for (size_t i = 0; i < 10; i++)
+        assert_int_equal(zz_pool_free(pool, p[i]), 0);
+    assert_int_equal(stats_of(pool).peak_in_use, 10);
+    zz_pool_destroy(pool);
+    /* With them, at least the true peak, capacity once exhausted. */
+    pool = make(16, 300, 0, 32);
+    for (size_t i = 0; i < 10; i++)
+        p[i] = zz_pool_alloc(pool);
+    for (size_t i = 0; i < 10; i++)
+        assert_int_equal(zz_pool_free(pool, p[i]), 0);
+    zz_pool_stats st = stats_of(pool);
+    assert_true(st.peak_in_use >= 10);
+    assert_true(st.peak_in_use <= 10 + 32);
+    for (size_t i = 0; i < 300; i++) {
+        p[i] = zz_pool_alloc(pool);
+        assert_non_null(p[i]);
+    }
+    assert_null(zz_pool_alloc(pool));
+    assert_int_equal(stats_of(pool).peak_in_use, 300);
+    assert_int_equal(zz_pool_free_bulk(pool, p, 300), 0);
+    assert_int_equal(stats_of(pool).peak_in_use, 300);
+    zz_pool_destroy(pool);
+}
+
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_thread_cache_option),
+    cmocka_unit_test(test_cached_and_flush),
+    cmocka_unit_test(test_flush_edges),
+    cmocka_unit_test(test_stats_exact_with_cache),
+    cmocka_unit_test(test_exhaust_with_cache),
+    cmocka_unit_test(test_double_free_in_cache),
+    cmocka_unit_test(test_foreign_with_cache),
+    cmocka_unit_test(test_two_pools_one_thread),
+    cmocka_unit_test(test_recreate_at_same_address),
+    cmocka_unit_test(test_peak_with_cache),
+};
+
+ZZ_TEST_MAIN(tests)
