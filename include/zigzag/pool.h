@@ -65,7 +65,7 @@ enum {
      *  idle pool stays small in memory. */
     ZZ_POOL_HUGE_PAGES = 1u << 2,
     /** No per-thread caches: every alloc and free goes to the shared
-     *  lock-free list. Slower from many threads; peak_in_use exact. */
+     *  lock-free list. Slower from many threads; peak_in_use always exact. */
     ZZ_POOL_NO_CACHE = 1u << 3,
 };
 
@@ -164,7 +164,7 @@ ZZ_API int zz_pool_free_bulk(zz_pool *pool, void *const *ptrs, size_t n);
 /**
  * Returns the blocks the calling thread keeps cached for this pool to the
  * shared list. Never needed for correctness; useful before a thread goes
- * idle for long, or to make peak_in_use tight.
+ * idle for long, or before reading stats.cached.
  * @return 0, or ZZ_EINVAL when pool is NULL.
  */
 ZZ_API int zz_pool_flush(zz_pool *pool);
@@ -199,9 +199,11 @@ ZZ_API zz_allocator zz_pool_allocator(zz_pool *pool);
 typedef struct zz_pool_stats {
     size_t capacity;     /**< blocks the pool can hold now */
     size_t in_use;       /**< blocks handed out and not yet freed */
-    size_t peak_in_use;  /**< high-water mark of in_use; with thread caches
-                              blocks resting in caches count as in use here,
-                              so it may exceed the true peak by the caches' size */
+    size_t peak_in_use;  /**< high-water mark of in_use: exact for a pool used by
+                              one thread at a time, or with ZZ_POOL_NO_CACHE; with
+                              several threads at once it may count some blocks one
+                              thread freed while another took others (never above
+                              the capacity) */
     size_t block_size;   /**< stride of one block in bytes */
     size_t block_align;  /**< alignment of every block */
     unsigned flags;      /**< the ZZ_POOL_* flags the pool was created with */
