@@ -27,9 +27,9 @@
  * may be destroyed while threads that used it live on. After fork(), the
  * child's pool holds the blocks cached by the parent's other threads as
  * free, except blocks such a thread was moving at the instant of the fork
- * (one block, or one batch of half its cache between its cache and the
- * shared list, or a bulk call's blocks), which the child loses; it never
- * hands out a block twice.
+ * (one block, at most a cache's worth between its cache and the shared
+ * list, or a bulk call's blocks), which the child loses; it never hands out
+ * a block twice.
  *
  * Misuse. Freeing a pointer that is not the start of one of this pool's
  * blocks returns ZZ_EFOREIGN in every mode. A double free is rejected with

@@ -188,8 +188,18 @@ static void *zz_alloc_reclaim(struct zz_pool *pool)
     return NULL;
 }
 
+void *zz__pool_peak_check_then(struct zz_pool *pool, struct zz_cache *c, void *p)
+{
+    zz__pool_peak_check(pool, c);
+    return p;
+}
+
 void *zz__pool_alloc_slow(struct zz_pool *pool)
 {
+    if (pool->ncaches == 0) {
+        /* No caches in this pool: the shared list is the whole story. */
+        return zz_pop_shared(pool);
+    }
     uint32_t slot = zz_slot_for(pool);
     if (slot != ZZ_SLOT_NONE) {
         struct zz_cache *c = zz__cache_at(pool, slot);
@@ -225,6 +235,11 @@ void *zz__pool_alloc_slow(struct zz_pool *pool)
 
 void zz__pool_release_slow(struct zz_pool *pool, uint32_t idx)
 {
+    zz_atomic_u32 one = ZZ_ATOMIC_INIT(idx);
+    if (pool->ncaches == 0) {
+        zz__freelist_push_chain_mpmc(&pool->fl, &one, 1);
+        return;
+    }
     uint32_t slot = zz_slot_for(pool);
     if (slot != ZZ_SLOT_NONE) {
         struct zz_cache *c = zz__cache_at(pool, slot);
@@ -241,7 +256,6 @@ void zz__pool_release_slow(struct zz_pool *pool, uint32_t idx)
         }
         zz__cache_leave(c);
     }
-    zz_atomic_u32 one = ZZ_ATOMIC_INIT(idx);
     zz__freelist_push_chain_mpmc(&pool->fl, &one, 1);
     zz__pool_count_frees(pool, 1);
 }

@@ -76,13 +76,21 @@ void zz__pool_peak_check(struct zz_pool *pool, struct zz_cache *c);
  * the cost of a compare; threads that hand blocks to each other look now
  * and then. Relaxed, all: statistics, and only the owner writes these.
  */
-static inline void zz__cache_count_alloc(struct zz_pool *pool, struct zz_cache *c)
+static inline bool zz__cache_count_alloc_due(struct zz_cache *c)
 {
     uint32_t net = zz_atomic_load_relaxed_u32(&c->net) + 1u;
     zz_atomic_store_relaxed_u32(&c->net, net);
-    if (ZZ_UNLIKELY((int32_t)(net - zz_atomic_load_relaxed_u32(&c->next_high)) >= 0))
+    return (int32_t)(net - zz_atomic_load_relaxed_u32(&c->next_high)) >= 0;
+}
+
+static inline void zz__cache_count_alloc(struct zz_pool *pool, struct zz_cache *c)
+{
+    if (ZZ_UNLIKELY(zz__cache_count_alloc_due(c)))
         zz__pool_peak_check(pool, c);
 }
+
+/* zz__pool_peak_check, then returns p: the alloc fast path's tail call. */
+void *zz__pool_peak_check_then(struct zz_pool *pool, struct zz_cache *c, void *p);
 
 static inline void zz__cache_count_free(struct zz_cache *c)
 {

@@ -212,7 +212,7 @@ static inline uint32_t zz__freelist_pop_batch_mpmc(struct zz_freelist *fl, zz_at
 static inline int zz__freelist_claim(struct zz_freelist *fl, uint32_t idx, bool exclusive)
 {
     zz_atomic_u32 *link = &fl->links[idx];
-    if (exclusive) {
+    if (ZZ_UNLIKELY(exclusive)) {
         uint32_t expected = ZZ_LINK_IN_USE;
         /* Relaxed: the CAS only decides which free owns the block; the
          * block's contents are published later by a release CAS on the head

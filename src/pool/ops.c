@@ -22,10 +22,14 @@ void *zz_pool_alloc(zz_pool *pool)
                 uint32_t idx = zz_atomic_load_relaxed_u32(&c->entries[n - 1]);
                 zz_atomic_store_relaxed_u32(&c->count, n - 1);
                 zz__cache_leave(c);
-                zz__cache_count_alloc(pool, c);
                 /* Relaxed: the block is ours; see zz__freelist_pop_mpmc. */
                 zz_atomic_store_relaxed_u32(&pool->fl.links[idx], ZZ_LINK_IN_USE);
-                return zz__pool_block(pool, idx);
+                void *p = zz__pool_block(pool, idx);
+                /* Last, so that the rare peak check is a tail call and the
+                 * usual path needs no stack frame. */
+                if (ZZ_UNLIKELY(zz__cache_count_alloc_due(c)))
+                    return zz__pool_peak_check_then(pool, c, p);
+                return p;
             }
         }
         zz__cache_leave(c);

@@ -1286,9 +1286,9 @@ static void test_fork_while_thread_busy(void **state)
             alarm(20);
             size_t held = atomic_load_explicit(&f->held, memory_order_seq_cst);
             /* Besides the blocks it holds, the dead helper may have been
-             * moving one batch (half its cache of 32) between its cache
-             * and the shared list: the child may lose those (pool.h). */
-            size_t lost = held + 32 / 2;
+             * moving at most a cache's worth (32) between its cache and the
+             * shared list: the child may lose those (pool.h). */
+            size_t lost = held + 32;
             size_t least = lost < FORK_CAP ? FORK_CAP - lost : 0;
             _exit(child_drain(f->pool, p, least, FORK_CAP));
         }
