@@ -1265,6 +1265,12 @@ static void *busy_helper_main(void *arg)
 static void test_fork_while_thread_busy(void **state)
 {
     (void)state;
+    if (ZZ_UNDER_TSAN) {
+        /* TSan's runtime can deadlock in a child forked while another
+         * thread is inside it (its own locks are not fork-safe); the
+         * release and ASan builds run this test. */
+        skip();
+    }
     reset_errors();
     struct forker *f = calloc(1, sizeof(*f));
     assert_non_null(f);
