@@ -196,10 +196,6 @@ void *zz__pool_peak_check_then(struct zz_pool *pool, struct zz_cache *c, void *p
 
 void *zz__pool_alloc_slow(struct zz_pool *pool)
 {
-    if (pool->ncaches == 0) {
-        /* No caches in this pool: the shared list is the whole story. */
-        return zz_pop_shared(pool);
-    }
     uint32_t slot = zz_slot_for(pool);
     if (slot != ZZ_SLOT_NONE) {
         struct zz_cache *c = zz__cache_at(pool, slot);

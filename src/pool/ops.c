@@ -8,6 +8,16 @@
 #include "platform/os.h"
 #include "pool/cache.h"
 
+/* A pop that found the list empty, or a block never handed out before.
+ * Out of line and called last, so the usual path needs no stack frame. */
+static ZZ_NOINLINE void *zz_pool_alloc_beyond_hwm(zz_pool *pool, uint32_t idx)
+{
+    if (idx == pool->fl.end)
+        return NULL;
+    zz__freelist_raise_hwm(&pool->fl, idx);
+    return zz__pool_block(pool, idx);
+}
+
 void *zz_pool_alloc(zz_pool *pool)
 {
     if (ZZ_UNLIKELY(pool == NULL))
@@ -33,6 +43,12 @@ void *zz_pool_alloc(zz_pool *pool)
             }
         }
         zz__cache_leave(c);
+    } else if (pool->ncaches == 0) {
+        /* A pool without caches: straight to the shared list. */
+        uint32_t idx = zz__freelist_pop_mpmc(&pool->fl);
+        if (ZZ_UNLIKELY(zz__freelist_beyond_hwm(&pool->fl, idx)))
+            return zz_pool_alloc_beyond_hwm(pool, idx);
+        return zz__pool_block(pool, idx);
     }
     return zz__pool_alloc_slow(pool);
 }
@@ -56,6 +72,11 @@ static inline void zz_pool_release(zz_pool *pool, uint32_t idx)
             }
         }
         zz__cache_leave(c);
+    } else if (pool->ncaches == 0) {
+        /* A pool without caches: straight to the shared list. */
+        zz_atomic_u32 one = ZZ_ATOMIC_INIT(idx);
+        zz__freelist_push_chain_mpmc(&pool->fl, &one, 1);
+        return;
     }
     zz__pool_release_slow(pool, idx);
 }
