@@ -232,10 +232,6 @@ void *zz__pool_alloc_slow(struct zz_pool *pool)
 void zz__pool_release_slow(struct zz_pool *pool, uint32_t idx)
 {
     zz_atomic_u32 one = ZZ_ATOMIC_INIT(idx);
-    if (pool->ncaches == 0) {
-        zz__freelist_push_chain_mpmc(&pool->fl, &one, 1);
-        return;
-    }
     uint32_t slot = zz_slot_for(pool);
     if (slot != ZZ_SLOT_NONE) {
         struct zz_cache *c = zz__cache_at(pool, slot);
