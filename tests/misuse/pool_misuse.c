@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "pool/pool_internal.h"
+#include "pool_checks.h"
 #include "test_main.h"
 #include "zigzag.h"
 
@@ -18,9 +19,7 @@ static void assert_unchanged(const zz_pool *pool, size_t in_use, size_t peak)
     zz_pool_stats_get(pool, &st);
     assert_int_equal(st.in_use, in_use);
     assert_int_equal(st.peak_in_use, peak);
-    const char *why = NULL;
-    if (!zz__pool_validate(pool, &why))
-        fail_msg("pool invariant broken: %s", why);
+    zz_test_assert_valid(pool);
 }
 
 static void check_foreign(size_t size, size_t align, unsigned flags)

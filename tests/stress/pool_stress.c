@@ -18,6 +18,7 @@
 #include <stdlib.h>
 
 #include "pool/pool_internal.h"
+#include "pool_checks.h"
 #include "sanitizer.h"
 #include "test_main.h"
 #include "zigzag.h"
@@ -196,9 +197,7 @@ static void run_stress(int threads, unsigned flags, size_t size, size_t thread_c
     assert_int_equal(st.in_use + st.cached <= CAPACITY, 1);
     assert_int_equal(st.in_use, 0);
     assert_true(st.peak_in_use <= CAPACITY);
-    const char *why = NULL;
-    if (!zz__pool_validate(sh->pool, &why))
-        fail_msg("pool invariant broken: %s", why);
+    zz_test_assert_valid(sh->pool);
     for (int i = 0; i < CAPACITY; i++) {
         all[i] = zz_pool_alloc(sh->pool);
         assert_non_null(all[i]);
@@ -323,9 +322,7 @@ static void test_racing_double_free_checked(void **state)
     assert_int_equal(atomic_load_explicit(&r.ok, memory_order_seq_cst), rounds);
     assert_int_equal(atomic_load_explicit(&r.refused, memory_order_seq_cst), rounds);
     assert_int_equal(atomic_load_explicit(&r.other, memory_order_seq_cst), 0);
-    const char *why = NULL;
-    if (!zz__pool_validate(r.pool, &why))
-        fail_msg("pool invariant broken: %s", why);
+    zz_test_assert_valid(r.pool);
     zz_pool_destroy(r.pool);
 }
 

@@ -14,6 +14,7 @@
  */
 #include <stdlib.h>
 
+#include "pool_checks.h"
 #include "test_main.h"
 #include "zigzag.h"
 
@@ -61,29 +62,6 @@ static size_t in_use(const zz_pool *pool)
     return st.in_use;
 }
 
-static int cmp_ptr(const void *a, const void *b)
-{
-    uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
-    return (x > y) - (x < y);
-}
-
-/* p[0..n) are distinct blocks of the pool that do not overlap. */
-static void assert_distinct_owned(const zz_pool *pool, void *const *p, size_t n)
-{
-    zz_pool_stats st;
-    zz_pool_stats_get(pool, &st);
-    uintptr_t *s = malloc((n + 1) * sizeof(*s));
-    assert_non_null(s);
-    for (size_t i = 0; i < n; i++) {
-        assert_true(zz_pool_owns(pool, p[i]));
-        s[i] = (uintptr_t)p[i];
-    }
-    qsort(s, n, sizeof(*s), cmp_ptr);
-    for (size_t i = 1; i < n; i++)
-        assert_true(s[i] - s[i - 1] >= st.block_size);
-    free(s);
-}
-
 /* Frees p[0..n) one by one; each must be accepted (so none was free yet). */
 static void free_each(zz_pool *pool, void *const *p, size_t n)
 {
@@ -112,7 +90,7 @@ static void check_alloc_all_or_nothing(const struct config *c)
     /* Exactly what is free: every block. */
     assert_int_equal(zz_pool_alloc_bulk(pool, a + first, rest), 0);
     assert_int_equal(in_use(pool), cap);
-    assert_distinct_owned(pool, a, cap);
+    zz_test_assert_distinct_owned(pool, a, cap);
     assert_null(zz_pool_alloc(pool));
     b[0] = SENTINEL;
     assert_int_equal(zz_pool_alloc_bulk(pool, b, 1), ZZ_ENOMEM);
@@ -125,7 +103,7 @@ static void check_alloc_all_or_nothing(const struct config *c)
     assert_int_equal(zz_pool_free_bulk(pool, a, cap), 0);
     assert_int_equal(in_use(pool), 0);
     assert_int_equal(zz_pool_alloc_bulk(pool, a, cap), 0);
-    assert_distinct_owned(pool, a, cap);
+    zz_test_assert_distinct_owned(pool, a, cap);
     assert_null(zz_pool_alloc(pool));
     free_each(pool, a, cap);
     assert_int_equal(in_use(pool), 0);
@@ -164,7 +142,7 @@ static void check_alloc_bulk_counts_cached(const struct config *c)
     }
     assert_int_equal(zz_pool_alloc_bulk(pool, a + held, free_now), 0);
     assert_int_equal(in_use(pool), cap);
-    assert_distinct_owned(pool, a, cap);
+    zz_test_assert_distinct_owned(pool, a, cap);
     assert_null(zz_pool_alloc(pool));
     assert_int_equal(zz_pool_free_bulk(pool, a, cap), 0);
     assert_int_equal(in_use(pool), 0);
@@ -286,7 +264,7 @@ static void check_free_bulk_refusals(const struct config *c, size_t n)
         assert_non_null(all[i]);
     }
     assert_null(zz_pool_alloc(pool));
-    assert_distinct_owned(pool, all, c->capacity);
+    zz_test_assert_distinct_owned(pool, all, c->capacity);
     assert_int_equal(zz_pool_free_bulk(pool, all, c->capacity), 0);
     assert_int_equal(in_use(pool), 0);
     free(all);
@@ -416,15 +394,15 @@ static void check_bulk_mixed(const struct config *c)
         }
         assert_int_equal(in_use(pool), n);
         if (step % 97 == 0)
-            assert_distinct_owned(pool, live, n);
+            zz_test_assert_distinct_owned(pool, live, n);
         if (step % 301 == 0)
             assert_int_equal(zz_pool_flush(pool), 0);
     }
-    assert_distinct_owned(pool, live, n);
+    zz_test_assert_distinct_owned(pool, live, n);
     assert_int_equal(zz_pool_free_bulk(pool, live, n), 0);
     assert_int_equal(in_use(pool), 0);
     assert_int_equal(zz_pool_alloc_bulk(pool, live, cap), 0);
-    assert_distinct_owned(pool, live, cap);
+    zz_test_assert_distinct_owned(pool, live, cap);
     assert_null(zz_pool_alloc(pool));
     assert_int_equal(zz_pool_free_bulk(pool, live, cap), 0);
     free(live);

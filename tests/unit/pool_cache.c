@@ -13,6 +13,7 @@
  */
 #include <stdlib.h>
 
+#include "pool_checks.h"
 #include "test_main.h"
 #include "zigzag.h"
 
@@ -28,49 +29,20 @@ static zz_pool *make(size_t size, size_t capacity, unsigned flags, size_t thread
     return pool;
 }
 
-static zz_pool_stats stats_of(const zz_pool *pool)
-{
-    zz_pool_stats st;
-    zz_pool_stats_get(pool, &st);
-    return st;
-}
-
-static int cmp_ptr(const void *a, const void *b)
-{
-    uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
-    return (x > y) - (x < y);
-}
-
-/* p[0..n) are distinct, non-overlapping blocks of pool. */
-static void assert_distinct_owned(const zz_pool *pool, void *const *p, size_t n)
-{
-    size_t stride = stats_of(pool).block_size;
-    uintptr_t *s = malloc((n + 1) * sizeof(*s));
-    assert_non_null(s);
-    for (size_t i = 0; i < n; i++) {
-        assert_true(zz_pool_owns(pool, p[i]));
-        s[i] = (uintptr_t)p[i];
-    }
-    qsort(s, n, sizeof(*s), cmp_ptr);
-    for (size_t i = 1; i < n; i++)
-        assert_true(s[i] - s[i - 1] >= stride);
-    free(s);
-}
-
 /* Allocates until NULL; asserts that exactly `expect` distinct blocks came
  * out and that in_use is then the capacity. Returns them in *out (caller
  * frees the array). */
 static void **drain_exactly(zz_pool *pool, size_t expect)
 {
-    zz_pool_stats st = stats_of(pool);
+    zz_pool_stats st = zz_test_stats(pool);
     void **p = malloc((st.capacity + 1) * sizeof(*p));
     assert_non_null(p);
     size_t n = 0;
     while (n <= st.capacity && (p[n] = zz_pool_alloc(pool)) != NULL)
         n++;
     assert_int_equal(n, expect);
-    assert_distinct_owned(pool, p, n);
-    st = stats_of(pool);
+    zz_test_assert_distinct_owned(pool, p, n);
+    st = zz_test_stats(pool);
     assert_int_equal(st.in_use, st.capacity);
     assert_int_equal(st.peak_in_use, st.capacity);
     return p;
@@ -93,31 +65,31 @@ static void test_thread_cache_option(void **state)
     static const size_t explicit_sizes[] = {1, 16, 64, ZZ_POOL_MAX_THREAD_CACHE};
     for (size_t i = 0; i < sizeof(explicit_sizes) / sizeof(explicit_sizes[0]); i++) {
         pool = make(32, 4096, 0, explicit_sizes[i]);
-        assert_int_equal(stats_of(pool).thread_cache, explicit_sizes[i]);
+        assert_int_equal(zz_test_stats(pool).thread_cache, explicit_sizes[i]);
         zz_pool_destroy(pool);
         pool = make(32, 4096, ZZ_POOL_CHECKED, explicit_sizes[i]);
-        assert_int_equal(stats_of(pool).thread_cache, explicit_sizes[i]);
+        assert_int_equal(zz_test_stats(pool).thread_cache, explicit_sizes[i]);
         zz_pool_destroy(pool);
     }
     pool = make(32, 100, 0, 16);
-    assert_int_equal(stats_of(pool).thread_cache, 16);
-    assert_int_equal(stats_of(pool).cached, 0);
+    assert_int_equal(zz_test_stats(pool).thread_cache, 16);
+    assert_int_equal(zz_test_stats(pool).cached, 0);
     zz_pool_destroy(pool);
 
     /* ZZ_POOL_NO_CACHE: none, even when asked for. */
     pool = make(32, 4096, ZZ_POOL_NO_CACHE, 16);
-    assert_int_equal(stats_of(pool).thread_cache, 0);
-    assert_int_equal(stats_of(pool).flags & ZZ_POOL_NO_CACHE, ZZ_POOL_NO_CACHE);
+    assert_int_equal(zz_test_stats(pool).thread_cache, 0);
+    assert_int_equal(zz_test_stats(pool).flags & ZZ_POOL_NO_CACHE, ZZ_POOL_NO_CACHE);
     zz_pool_destroy(pool);
     pool = make(32, 1 << 16, ZZ_POOL_NO_CACHE, 0);
-    assert_int_equal(stats_of(pool).thread_cache, 0);
+    assert_int_equal(zz_test_stats(pool).thread_cache, 0);
     zz_pool_destroy(pool);
 
     /* Defaults: none below 256 blocks, growing, 64 from 4096 on. */
     static const size_t small[] = {1, 2, 100, 200, 255};
     for (size_t i = 0; i < sizeof(small) / sizeof(small[0]); i++) {
         pool = make(32, small[i], 0, 0);
-        assert_int_equal(stats_of(pool).thread_cache, 0);
+        assert_int_equal(zz_test_stats(pool).thread_cache, 0);
         zz_pool_destroy(pool);
     }
     static const size_t grow[] = {256,  300,  512,  1000,  1024,   2048,
@@ -125,7 +97,7 @@ static void test_thread_cache_option(void **state)
     size_t last = 0;
     for (size_t i = 0; i < sizeof(grow) / sizeof(grow[0]); i++) {
         pool = make(32, grow[i], 0, 0);
-        size_t tc = stats_of(pool).thread_cache;
+        size_t tc = zz_test_stats(pool).thread_cache;
         assert_true(tc >= last);
         assert_true(tc <= 64);
         if (grow[i] >= 4096)
@@ -139,7 +111,7 @@ static void test_thread_cache_option(void **state)
 static void check_cached_and_flush(size_t capacity, unsigned flags, size_t tc)
 {
     zz_pool *pool = make(40, capacity, flags, tc);
-    zz_pool_stats st = stats_of(pool);
+    zz_pool_stats st = zz_test_stats(pool);
     tc = st.thread_cache;
     assert_true(tc > 0);
     assert_int_equal(st.cached, 0);
@@ -151,14 +123,14 @@ static void check_cached_and_flush(size_t capacity, unsigned flags, size_t tc)
     }
     for (size_t k = 1; k <= N; k++) {
         assert_int_equal(zz_pool_free(pool, p[N - k]), 0);
-        st = stats_of(pool);
+        st = zz_test_stats(pool);
         assert_int_equal(st.in_use, N - k);
         assert_true(st.cached > 0);
         assert_true(st.cached <= tc);
         assert_true(st.in_use + st.cached <= st.capacity);
     }
     assert_int_equal(zz_pool_flush(pool), 0);
-    st = stats_of(pool);
+    st = zz_test_stats(pool);
     assert_int_equal(st.cached, 0);
     assert_int_equal(st.in_use, 0);
     assert_int_equal(zz_pool_flush(pool), 0); /* again: nothing to do */
@@ -169,18 +141,18 @@ static void check_cached_and_flush(size_t capacity, unsigned flags, size_t tc)
         assert_non_null(p[i]);
     }
     assert_int_equal(zz_pool_free(pool, p[0]), 0);
-    st = stats_of(pool);
+    st = zz_test_stats(pool);
     assert_true(st.cached > 0);
     assert_int_equal(st.in_use, N - 1);
     assert_int_equal(zz_pool_flush(pool), 0);
-    st = stats_of(pool);
+    st = zz_test_stats(pool);
     assert_int_equal(st.cached, 0);
     assert_int_equal(st.in_use, N - 1);
     /* With no cache anywhere, in_use + shared free == capacity exactly. */
     void **rest = drain_exactly(pool, capacity - (N - 1));
     assert_int_equal(zz_pool_free_bulk(pool, rest, capacity - (N - 1)), 0);
     assert_int_equal(zz_pool_free_bulk(pool, p + 1, N - 1), 0);
-    assert_int_equal(stats_of(pool).in_use, 0);
+    assert_int_equal(zz_test_stats(pool).in_use, 0);
     free(rest);
     zz_pool_destroy(pool);
 }
@@ -205,14 +177,14 @@ static void test_flush_edges(void **state)
     assert_int_equal(zz_pool_flush(pool), 0);
     void *p = zz_pool_alloc(pool);
     assert_int_equal(zz_pool_free(pool, p), 0);
-    assert_int_equal(stats_of(pool).cached, 0);
+    assert_int_equal(zz_test_stats(pool).cached, 0);
     assert_int_equal(zz_pool_flush(pool), 0);
     zz_pool_destroy(pool);
     /* A pool this thread never used. */
     pool = make(16, 5000, 0, 0);
     assert_int_equal(zz_pool_flush(pool), 0);
-    assert_int_equal(stats_of(pool).cached, 0);
-    assert_int_equal(stats_of(pool).in_use, 0);
+    assert_int_equal(zz_test_stats(pool).cached, 0);
+    assert_int_equal(zz_test_stats(pool).in_use, 0);
     zz_pool_destroy(pool);
 }
 
@@ -222,7 +194,7 @@ static void test_flush_edges(void **state)
 static void check_walk(size_t capacity, unsigned flags, size_t tc)
 {
     zz_pool *pool = make(16, capacity, flags, tc);
-    zz_pool_stats st = stats_of(pool);
+    zz_pool_stats st = zz_test_stats(pool);
     tc = st.thread_cache;
     void **p = malloc((capacity + 1) * sizeof(*p));
     assert_non_null(p);
@@ -235,7 +207,7 @@ static void check_walk(size_t capacity, unsigned flags, size_t tc)
         bool up = ((step / 1500) % 2 == 0) ? r % 3 != 0 : r % 3 == 0;
         if (r % 53 == 0) {
             assert_int_equal(zz_pool_flush(pool), 0);
-            assert_int_equal(stats_of(pool).cached, 0);
+            assert_int_equal(zz_test_stats(pool).cached, 0);
         } else if (r % 37 == 0) {
             size_t k = 1 + (r >> 6) % 20;
             int rc = zz_pool_alloc_bulk(pool, p + live, k);
@@ -264,7 +236,7 @@ static void check_walk(size_t capacity, unsigned flags, size_t tc)
             p[k] = p[--live];
         }
         peak = live > peak ? live : peak;
-        st = stats_of(pool);
+        st = zz_test_stats(pool);
         assert_int_equal(st.in_use, live);
         assert_true(st.cached <= tc);
         assert_true(st.in_use + st.cached <= capacity);
@@ -276,9 +248,9 @@ static void check_walk(size_t capacity, unsigned flags, size_t tc)
             assert_int_equal(st.peak_in_use, peak);
         }
         if (step % 1000 == 0)
-            assert_distinct_owned(pool, p, live);
+            zz_test_assert_distinct_owned(pool, p, live);
     }
-    assert_distinct_owned(pool, p, live);
+    zz_test_assert_distinct_owned(pool, p, live);
     assert_int_equal(zz_pool_free_bulk(pool, p, live), 0);
     free(p);
     void **all = drain_exactly(pool, capacity);
@@ -310,17 +282,17 @@ static void check_exhaust(size_t capacity, unsigned flags, size_t tc)
         size_t half = capacity / 2;
         for (size_t i = 0; i < half; i++)
             assert_int_equal(zz_pool_free(pool, p[2 * i]), 0);
-        assert_int_equal(stats_of(pool).in_use, capacity - half);
+        assert_int_equal(zz_test_stats(pool).in_use, capacity - half);
         for (size_t i = 0; i < half; i++) {
             p[2 * i] = zz_pool_alloc(pool);
             assert_non_null(p[2 * i]);
         }
         assert_null(zz_pool_alloc(pool));
-        assert_distinct_owned(pool, p, capacity);
+        zz_test_assert_distinct_owned(pool, p, capacity);
         for (size_t i = 0; i < capacity; i++)
             assert_int_equal(zz_pool_free(pool, p[capacity - 1 - i]), 0);
-        assert_int_equal(stats_of(pool).in_use, 0);
-        assert_int_equal(stats_of(pool).peak_in_use, capacity);
+        assert_int_equal(zz_test_stats(pool).in_use, 0);
+        assert_int_equal(zz_test_stats(pool).peak_in_use, capacity);
         if (round % 2 == 1)
             assert_int_equal(zz_pool_flush(pool), 0);
         free(p);
@@ -345,7 +317,7 @@ static void test_exhaust_with_cache(void **state)
  * returns the count (== capacity). */
 static size_t all_blocks(const zz_pool *pool, const void *any, uintptr_t *out)
 {
-    zz_pool_stats st = stats_of(pool);
+    zz_pool_stats st = zz_test_stats(pool);
     uintptr_t a = (uintptr_t)any;
     size_t n = 0;
     for (size_t k = 0; k < 2 * st.capacity + 1; k++) {
@@ -371,17 +343,17 @@ static bool held_by(uintptr_t q, void *const *held, size_t n)
 static void check_double_free(size_t capacity, unsigned flags, size_t tc)
 {
     zz_pool *pool = make(32, capacity, flags, tc);
-    assert_true(stats_of(pool).thread_cache > 0);
+    assert_true(zz_test_stats(pool).thread_cache > 0);
 
     void *p = zz_pool_alloc(pool);
     assert_non_null(p);
     assert_int_equal(zz_pool_free(pool, p), 0);
-    zz_pool_stats before = stats_of(pool);
+    zz_pool_stats before = zz_test_stats(pool);
     assert_true(before.cached > 0);
     assert_int_equal(zz_pool_free(pool, p), ZZ_EDOUBLEFREE);
     assert_int_equal(zz_pool_free_zeroed(pool, p), ZZ_EDOUBLEFREE);
     assert_int_equal(zz_pool_free_bulk(pool, &p, 1), ZZ_EDOUBLEFREE);
-    zz_pool_stats after = stats_of(pool);
+    zz_pool_stats after = zz_test_stats(pool);
     assert_int_equal(after.in_use, before.in_use);
     assert_int_equal(after.cached, before.cached);
 
@@ -393,11 +365,11 @@ static void check_double_free(size_t capacity, unsigned flags, size_t tc)
         assert_int_equal(zz_pool_free(pool, q[i]), 0);
     for (size_t i = 0; i < N; i++)
         assert_int_equal(zz_pool_free(pool, q[N - 1 - i]), ZZ_EDOUBLEFREE);
-    assert_int_equal(stats_of(pool).in_use, 0);
+    assert_int_equal(zz_test_stats(pool).in_use, 0);
     assert_int_equal(zz_pool_flush(pool), 0);
     for (size_t i = 0; i < N; i++)
         assert_int_equal(zz_pool_free(pool, q[i]), ZZ_EDOUBLEFREE);
-    assert_int_equal(stats_of(pool).in_use, 0);
+    assert_int_equal(zz_test_stats(pool).in_use, 0);
 
     /* Hold a few; every other block of the pool is free, wherever it rests. */
     void *held[3];
@@ -411,7 +383,7 @@ static void check_double_free(size_t capacity, unsigned flags, size_t tc)
     for (size_t i = 0; i < capacity; i++)
         if (!held_by(blocks[i], held, 3))
             assert_int_equal(zz_pool_free(pool, (void *)blocks[i]), ZZ_EDOUBLEFREE);
-    assert_int_equal(stats_of(pool).in_use, 3);
+    assert_int_equal(zz_test_stats(pool).in_use, 3);
     for (size_t i = 0; i < 3; i++)
         assert_int_equal(zz_pool_free(pool, held[i]), 0);
     free(blocks);
@@ -439,7 +411,7 @@ static void check_foreign(unsigned flags, size_t tc)
 {
     zz_pool *pool = make(48, 100, flags, tc);
     zz_pool *other = make(48, 100, flags, tc);
-    size_t stride = stats_of(pool).block_size;
+    size_t stride = zz_test_stats(pool).block_size;
     unsigned char *a = zz_pool_alloc(pool), *b = zz_pool_alloc(pool);
     unsigned char *theirs = zz_pool_alloc(other);
     assert_int_equal(zz_pool_free(pool, b), 0); /* something in the cache */
@@ -460,12 +432,12 @@ static void check_foreign(unsigned flags, size_t tc)
                    mine_in_other,
                    &local,
                    (void *)(uintptr_t)8};
-    zz_pool_stats before = stats_of(pool);
+    zz_pool_stats before = zz_test_stats(pool);
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         assert_int_equal(zz_pool_free(pool, bad[i]), ZZ_EFOREIGN);
         assert_int_equal(zz_pool_free_zeroed(pool, bad[i]), ZZ_EFOREIGN);
         assert_int_equal(zz_pool_free_bulk(pool, &bad[i], 1), ZZ_EFOREIGN);
-        zz_pool_stats st = stats_of(pool);
+        zz_pool_stats st = zz_test_stats(pool);
         assert_int_equal(st.in_use, before.in_use);
         assert_int_equal(st.cached, before.cached);
     }
@@ -506,8 +478,8 @@ static void test_two_pools_one_thread(void **state)
         }
         assert_null(zz_pool_alloc(a));
         assert_null(zz_pool_alloc(b));
-        assert_distinct_owned(a, pa, CAP);
-        assert_distinct_owned(b, pb, CAP);
+        zz_test_assert_distinct_owned(a, pa, CAP);
+        zz_test_assert_distinct_owned(b, pb, CAP);
         /* Each block offered to the wrong pool first. */
         for (size_t i = 0; i < CAP; i++) {
             size_t j = (i * 37 + (size_t)round) % CAP;
@@ -516,8 +488,8 @@ static void test_two_pools_one_thread(void **state)
             assert_int_equal(zz_pool_free(a, pb[j]), ZZ_EFOREIGN);
             assert_int_equal(zz_pool_free(b, pb[j]), 0);
         }
-        assert_int_equal(stats_of(a).in_use, 0);
-        assert_int_equal(stats_of(b).in_use, 0);
+        assert_int_equal(zz_test_stats(a).in_use, 0);
+        assert_int_equal(zz_test_stats(b).in_use, 0);
     }
     zz_pool_destroy(a);
     zz_pool_destroy(b);
@@ -544,7 +516,7 @@ static void check_recreate(size_t size1, size_t cap1, size_t tc1, size_t size2, 
     void **x = drain_exactly(p1, cap1);
     for (size_t i = 0; i < cap1; i++)
         assert_int_equal(zz_pool_free(p1, x[(i * 13) % cap1]), 0);
-    assert_true(stats_of(p1).cached > 0);
+    assert_true(zz_test_stats(p1).cached > 0);
     free(x);
     zz_pool_destroy(p1);
     zz_fixed_buffer_reset(&fb);
@@ -558,13 +530,13 @@ static void check_recreate(size_t size1, size_t cap1, size_t tc1, size_t size2, 
     assert_int_equal(zz_pool_create(&p2, &o2), 0);
     if (p2 != p1)
         print_message("note: the new pool is not at the old one's address\n");
-    assert_int_equal(stats_of(p2).in_use, 0);
-    assert_int_equal(stats_of(p2).cached, 0);
+    assert_int_equal(zz_test_stats(p2).in_use, 0);
+    assert_int_equal(zz_test_stats(p2).cached, 0);
     for (int round = 0; round < 2; round++) {
         void **y = drain_exactly(p2, cap2);
         for (size_t i = 0; i < cap2; i++)
             assert_int_equal(zz_pool_free(p2, y[i]), 0);
-        assert_int_equal(stats_of(p2).in_use, 0);
+        assert_int_equal(zz_test_stats(p2).in_use, 0);
         for (size_t i = 0; i < cap2; i++)
             assert_int_equal(zz_pool_free(p2, y[i]), ZZ_EDOUBLEFREE);
         free(y);
@@ -588,7 +560,7 @@ static void test_recreate_at_same_address(void **state)
         zz_pool *p = make(64, 4096, 0, 0);
         void **x = drain_exactly(p, 4096);
         assert_int_equal(zz_pool_free_bulk(p, x, 4096), 0);
-        assert_true(stats_of(p).cached > 0);
+        assert_true(zz_test_stats(p).cached > 0);
         free(x);
         zz_pool_destroy(p);
     }
@@ -604,7 +576,7 @@ static void test_peak_with_cache(void **state)
         p[i] = zz_pool_alloc(pool);
     for (size_t i = 0; i < 10; i++)
         assert_int_equal(zz_pool_free(pool, p[i]), 0);
-    assert_int_equal(stats_of(pool).peak_in_use, 10);
+    assert_int_equal(zz_test_stats(pool).peak_in_use, 10);
     zz_pool_destroy(pool);
     /* With them, at least the true peak, capacity once exhausted. */
     pool = make(16, 300, 0, 32);
@@ -612,7 +584,7 @@ static void test_peak_with_cache(void **state)
         p[i] = zz_pool_alloc(pool);
     for (size_t i = 0; i < 10; i++)
         assert_int_equal(zz_pool_free(pool, p[i]), 0);
-    zz_pool_stats st = stats_of(pool);
+    zz_pool_stats st = zz_test_stats(pool);
     assert_true(st.peak_in_use >= 10);
     assert_true(st.peak_in_use <= 10 + 32);
     for (size_t i = 0; i < 300; i++) {
@@ -620,9 +592,9 @@ static void test_peak_with_cache(void **state)
         assert_non_null(p[i]);
     }
     assert_null(zz_pool_alloc(pool));
-    assert_int_equal(stats_of(pool).peak_in_use, 300);
+    assert_int_equal(zz_test_stats(pool).peak_in_use, 300);
     assert_int_equal(zz_pool_free_bulk(pool, p, 300), 0);
-    assert_int_equal(stats_of(pool).peak_in_use, 300);
+    assert_int_equal(zz_test_stats(pool).peak_in_use, 300);
     zz_pool_destroy(pool);
 }
 

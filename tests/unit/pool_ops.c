@@ -8,28 +8,9 @@
 #include <stdlib.h>
 
 #include "pool/pool_internal.h"
+#include "pool_checks.h"
 #include "test_main.h"
 #include "zigzag.h"
-
-static void assert_valid(const zz_pool *pool)
-{
-    const char *why = NULL;
-    if (!zz__pool_validate(pool, &why))
-        fail_msg("pool invariant broken: %s", why);
-}
-
-static zz_pool_stats stats_of(const zz_pool *pool)
-{
-    zz_pool_stats st;
-    zz_pool_stats_get(pool, &st);
-    return st;
-}
-
-static int cmp_ptr(const void *a, const void *b)
-{
-    uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
-    return (x > y) - (x < y);
-}
 
 /* Exactly capacity distinct, aligned, non-overlapping blocks, then NULL;
  * all of them again after freeing all of them. */
@@ -38,7 +19,7 @@ static void check_exhaust(size_t size, size_t align, size_t capacity, unsigned f
     zz_pool *pool;
     zz_pool_options o = {.size = size, .align = align, .capacity = capacity, .flags = flags};
     assert_int_equal(zz_pool_create(&pool, &o), 0);
-    zz_pool_stats st = stats_of(pool);
+    zz_pool_stats st = zz_test_stats(pool);
     uintptr_t *p = calloc(capacity, sizeof(*p));
     assert_non_null(p);
     for (int round = 0; round < 2; round++) {
@@ -50,19 +31,19 @@ static void check_exhaust(size_t size, size_t align, size_t capacity, unsigned f
             memset((void *)p[i], (int)i, size);
         }
         assert_null(zz_pool_alloc(pool));
-        st = stats_of(pool);
+        st = zz_test_stats(pool);
         assert_int_equal(st.in_use, capacity);
         assert_int_equal(st.peak_in_use, capacity);
-        assert_valid(pool);
-        qsort(p, capacity, sizeof(*p), cmp_ptr);
+        zz_test_assert_valid(pool);
+        qsort(p, capacity, sizeof(*p), zz_test_cmp_uintptr);
         for (size_t i = 1; i < capacity; i++)
             assert_true(p[i] - p[i - 1] >= st.block_size);
         for (size_t i = 0; i < capacity; i++)
             assert_int_equal(zz_pool_free(pool, (void *)p[i]), 0);
-        st = stats_of(pool);
+        st = zz_test_stats(pool);
         assert_int_equal(st.in_use, 0);
         assert_int_equal(st.peak_in_use, capacity);
-        assert_valid(pool);
+        zz_test_assert_valid(pool);
     }
     free(p);
     zz_pool_destroy(pool);
@@ -105,9 +86,9 @@ static void test_lifo_reuse(void **state)
     assert_ptr_equal(zz_pool_alloc(pool), b);
     assert_int_equal(zz_pool_free(pool, c), 0);
     assert_ptr_equal(zz_pool_alloc(pool), c);
-    assert_int_equal(stats_of(pool).in_use, 3);
-    assert_int_equal(stats_of(pool).peak_in_use, 3);
-    assert_valid(pool);
+    assert_int_equal(zz_test_stats(pool).in_use, 3);
+    assert_int_equal(zz_test_stats(pool).peak_in_use, 3);
+    zz_test_assert_valid(pool);
     zz_pool_destroy(pool);
 }
 
@@ -133,11 +114,11 @@ static void test_stats_exact(void **state)
             p[k] = p[--live];
         }
         peak = live > peak ? live : peak;
-        zz_pool_stats st = stats_of(pool);
+        zz_pool_stats st = zz_test_stats(pool);
         assert_int_equal(st.in_use, live);
         assert_int_equal(st.peak_in_use, peak);
     }
-    assert_valid(pool);
+    zz_test_assert_valid(pool);
     zz_pool_destroy(pool);
 }
 
@@ -148,7 +129,7 @@ static void test_free_null_is_noop(void **state)
     assert_int_equal(zz_pool_create(&pool, &(zz_pool_options){.size = 8, .capacity = 4}), 0);
     assert_int_equal(zz_pool_free(pool, NULL), 0);
     assert_int_equal(zz_pool_free_zeroed(pool, NULL), 0);
-    assert_int_equal(stats_of(pool).in_use, 0);
+    assert_int_equal(zz_test_stats(pool).in_use, 0);
     assert_int_equal(zz_pool_free(NULL, NULL), 0);
     assert_null(zz_pool_alloc(NULL));
     zz_pool_stats st;
@@ -179,13 +160,13 @@ static void test_free_zeroed(void **state)
     assert_int_equal(zz_pool_free_zeroed(pool, p), 0);
     assert_true(all_zero(p, 40));
     assert_int_equal(q[0], 0xdd); /* the neighbour is untouched */
-    assert_int_equal(stats_of(pool).in_use, 1);
+    assert_int_equal(zz_test_stats(pool).in_use, 1);
     /* A rejected pointer is not zeroed. */
     assert_int_equal(zz_pool_free_zeroed(pool, q + 1), ZZ_EFOREIGN);
     assert_int_equal(q[1], 0xdd);
     assert_int_equal(zz_pool_free_zeroed(pool, p), ZZ_EDOUBLEFREE);
     assert_int_equal(zz_pool_free_zeroed(NULL, q), ZZ_EINVAL);
-    assert_valid(pool);
+    zz_test_assert_valid(pool);
     zz_pool_destroy(pool);
 }
 
@@ -207,7 +188,7 @@ static void test_wipe(void **state)
     for (int i = 0; i < 3; i++)
         assert_true(all_zero(p[i], 64));
     assert_int_equal(zz_pool_wipe(NULL), ZZ_EINVAL);
-    assert_valid(pool);
+    zz_test_assert_valid(pool);
     zz_pool_destroy(pool);
 }
 
@@ -282,23 +263,23 @@ static void test_pool_as_allocator(void **state)
     assert_null(a.vtable->alloc(a.ctx, 8, 3));
     assert_null(a.vtable->alloc(a.ctx, 0, 8));
     assert_null(a.vtable->alloc(a.ctx, 1000, 8));
-    assert_int_equal(stats_of(pool).in_use, 0);
+    assert_int_equal(zz_test_stats(pool).in_use, 0);
     void *x = zz_alloc(a, 48, 16), *y = zz_alloc(a, 1, 1), *z = zz_alloc(a, 20, 4);
     assert_non_null(x);
     assert_non_null(y);
     assert_non_null(z);
     assert_null(zz_alloc(a, 8, 8)); /* exhausted */
-    assert_int_equal(stats_of(pool).in_use, 3);
+    assert_int_equal(zz_test_stats(pool).in_use, 3);
     zz_free(a, y, 1, 1);
     zz_free(a, x, 48, 16);
     zz_free(a, z, 20, 4);
     zz_free(a, NULL, 8, 8);
-    assert_int_equal(stats_of(pool).in_use, 0);
+    assert_int_equal(zz_test_stats(pool).in_use, 0);
     /* A foreign free through the interface is refused, pool intact. */
     int local;
     zz_free(a, &local, sizeof(local), alignof(int));
-    assert_int_equal(stats_of(pool).in_use, 0);
-    assert_valid(pool);
+    assert_int_equal(zz_test_stats(pool).in_use, 0);
+    zz_test_assert_valid(pool);
     assert_true(zz_allocator_is_null(zz_pool_allocator(NULL)));
     zz_pool_destroy(pool);
 }
@@ -326,7 +307,7 @@ static void test_backed_by_static_buffer(void **state)
     assert_null(zz_pool_alloc(pool));
     for (int i = 499; i >= 0; i--)
         assert_int_equal(zz_pool_free(pool, p[i]), 0);
-    assert_valid(pool);
+    zz_test_assert_valid(pool);
     zz_pool_destroy(pool);
     assert_int_equal(fb.used, 0);
     /* Too big for the arena: ZZ_ENOMEM, arena unchanged. */
