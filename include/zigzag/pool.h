@@ -6,8 +6,11 @@
  * Memory. A block's stride is the object size rounded up to the alignment,
  * and at least ZZ_POOL_MIN_BLOCK bytes. Free blocks are linked by 32-bit
  * indices kept in a side array, outside the blocks: 4 bytes of bookkeeping
- * per block, plus a bitmap of 1 bit per block in ZZ_POOL_CHECKED mode. The
- * pool never reads or writes a block's bytes except when asked to zero it.
+ * per block, in every mode, plus 64 small per-thread caches in pools with
+ * caching. The pool writes into a block only while it is free and owned by
+ * the pool: when asked to zero it, and when a thread's cache hands a batch
+ * of free blocks to the shared list, the batch's first block records the
+ * others' indices (read back by the thread that takes the batch).
  *
  * Creation is O(1): no block is visited, and memory from the default page
  * allocator is committed only as blocks are first handed out.
@@ -83,8 +86,8 @@ enum {
 /** The smallest block stride. */
 #define ZZ_POOL_MIN_BLOCK 8u
 
-/** The largest capacity of one pool (indices are 32 bits, one value reserved). */
-#define ZZ_POOL_MAX_CAPACITY ((size_t)0x7fffffff)
+/** The largest capacity of one pool (block indices are 30 bits). */
+#define ZZ_POOL_MAX_CAPACITY ((size_t)0x3fffffff)
 
 /** How to build a pool. Zero in any field means its default. */
 typedef struct zz_pool_options {

@@ -7,6 +7,7 @@
  * NULL only when every block is really in use; and zz_pool_flush.
  */
 #include <sched.h>
+#include <string.h>
 
 #include "pool/cache.h"
 
@@ -33,29 +34,114 @@ static uint32_t zz_slot_for(struct zz_pool *pool)
     return slot;
 }
 
-/* Fills an empty cache with up to half its size from the shared list. */
+/*
+ * Batch nodes. A cache gives blocks back to the shared list in nodes of up
+ * to pool->batch_max blocks: the node's first block (its head, on the list)
+ * records how many others follow and their indices, in its own bytes, so
+ * that the thread taking the node learns all of them from one cache line
+ * instead of walking one link per block through the side array. Only the
+ * block's owner touches those bytes: the thread that pushes the node (the
+ * block is free and ours until the release CAS) and the thread whose CAS
+ * takes it (acquire); a stale pop reads only the link, then fails its CAS.
+ */
+static void zz_batch_write(struct zz_pool *pool, uint32_t head, const zz_atomic_u32 *members,
+                           uint32_t m)
+{
+    unsigned char *b = zz__pool_block(pool, head);
+    memcpy(b, &m, sizeof(m));
+    for (uint32_t i = 0; i < m; i++) {
+        uint32_t idx = zz_atomic_load_relaxed_u32(&members[i]); /* relaxed: ours */
+        memcpy(b + sizeof(m) * (i + 1), &idx, sizeof(idx));
+    }
+}
+
+/* Reads the members of the batch node headed by head (ours now) into
+ * out[0..m) and returns m. */
+static uint32_t zz_batch_read(const struct zz_pool *pool, uint32_t head, zz_atomic_u32 *out)
+{
+    const unsigned char *b = zz__pool_block(pool, head);
+    uint32_t m;
+    memcpy(&m, b, sizeof(m));
+    for (uint32_t i = 0; i < m; i++) {
+        uint32_t idx;
+        memcpy(&idx, b + sizeof(m) * (i + 1), sizeof(idx));
+        zz_atomic_store_relaxed_u32(&out[i], idx); /* relaxed: the caller's */
+    }
+    return m;
+}
+
+uint32_t zz__pool_batch_members(const void *ctx, uint32_t head, uint32_t *out)
+{
+    const struct zz_pool *pool = ctx;
+    const unsigned char *b = zz__pool_block(pool, head);
+    uint32_t m;
+    memcpy(&m, b, sizeof(m));
+    if (m > ZZ_POOL_MAX_THREAD_CACHE)
+        return m; /* the validator reports it */
+    memcpy(out, b + sizeof(m), (size_t)m * sizeof(m));
+    return m;
+}
+
+/* Pushes entries[0..n) (owned by the caller, links not in use) to the
+ * shared list in one CAS, as nodes of up to batch_max blocks. */
+static void zz_push_entries(struct zz_pool *pool, const zz_atomic_u32 *entries, uint32_t n)
+{
+    uint32_t k = pool->batch_max;
+    uint32_t first = zz_atomic_load_relaxed_u32(&entries[0]); /* relaxed: ours */
+    uint32_t prev = first, prev_flag = 0;
+    for (uint32_t at = 0; at < n; at += k) {
+        uint32_t head = zz_atomic_load_relaxed_u32(&entries[at]);
+        uint32_t m = n - at - 1 < k - 1 ? n - at - 1 : k - 1;
+        if (at > 0) {
+            /* Relaxed: ordered before the release CAS that publishes it. */
+            zz_atomic_store_relaxed_u32(&pool->fl.links[prev],
+                                        zz__link_encode(prev, head) | prev_flag);
+        }
+        if (m > 0)
+            zz_batch_write(pool, head, &entries[at + 1], m);
+        prev = head;
+        prev_flag = m > 0 ? ZZ_LINK_BATCH : 0;
+    }
+    zz__freelist_push_linked_mpmc(&pool->fl, first, prev, n, prev_flag);
+}
+
+/* Takes from the shared list into out[] (room for batch_max blocks, and at
+ * least `want`), reading a batch node's members; returns the count. */
+static uint32_t zz_take_shared(struct zz_pool *pool, zz_atomic_u32 *out, uint32_t want)
+{
+    bool batch;
+    uint32_t n = zz__freelist_pop_batch_mpmc(&pool->fl, out, want, &batch);
+    if (batch) {
+        uint32_t m = zz_batch_read(pool, zz_atomic_load_relaxed_u32(&out[0]), &out[1]);
+        /* Relaxed: a statistic (blocks off the list), read at quiescence. */
+        zz_atomic_fetch_add_relaxed_u32(&pool->fl.extra, m);
+        n += m;
+    }
+    uint32_t top = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t idx = zz_atomic_load_relaxed_u32(&out[i]); /* relaxed: ours */
+        top = idx > top ? idx : top;
+    }
+    if (n > 0 && zz__freelist_beyond_hwm(&pool->fl, top))
+        zz__freelist_raise_hwm(&pool->fl, top);
+    return n;
+}
+
+/* Fills an empty cache from the shared list: half its size in blocks, or
+ * one batch node. */
 static uint32_t zz_cache_refill(struct zz_pool *pool, struct zz_cache *c)
 {
     uint32_t want = pool->cache_cap / 2 > 0 ? pool->cache_cap / 2 : 1;
-    uint32_t n = zz__freelist_pop_batch_mpmc(&pool->fl, c->entries, want);
-    if (n == 0)
-        return 0;
-    uint32_t top = 0;
-    /* The batch arrives top first; reverse it so that the cache, which hands
+    uint32_t n = zz_take_shared(pool, c->entries, want);
+    /* Blocks arrive top first; reverse them so that the cache, which hands
      * out its last entry first, keeps the list's order (a fresh pool then
      * hands out blocks 0, 1, 2, ... and touches memory in order). Relaxed:
      * our own cache, inside our own operation. */
-    for (uint32_t i = 0, j = n - 1; i < j; i++, j--) {
+    for (uint32_t i = 0, j = n - 1; n > 0 && i < j; i++, j--) {
         uint32_t a = zz_atomic_load_relaxed_u32(&c->entries[i]);
         zz_atomic_store_relaxed_u32(&c->entries[i], zz_atomic_load_relaxed_u32(&c->entries[j]));
         zz_atomic_store_relaxed_u32(&c->entries[j], a);
     }
-    for (uint32_t i = 0; i < n; i++) {
-        uint32_t idx = zz_atomic_load_relaxed_u32(&c->entries[i]);
-        top = idx > top ? idx : top;
-    }
-    if (zz__freelist_beyond_hwm(&pool->fl, top))
-        zz__freelist_raise_hwm(&pool->fl, top);
     return n;
 }
 
@@ -74,7 +160,7 @@ static uint32_t zz_cache_spill(struct zz_pool *pool, struct zz_cache *c, uint32_
     /* Relaxed: our own cache, inside our own operation; entries[n-k, n)
      * stay as they are until we store to them again. */
     zz_atomic_store_relaxed_u32(&c->count, n - k);
-    zz__freelist_push_chain_mpmc(&pool->fl, &c->entries[n - k], k);
+    zz_push_entries(pool, &c->entries[n - k], k);
     return n - k;
 }
 
@@ -86,7 +172,7 @@ static void zz_cache_empty(struct zz_pool *pool, struct zz_cache *c)
     uint32_t n = zz_atomic_load_relaxed_u32(&c->count);
     if (n > 0) {
         zz_atomic_store_relaxed_u32(&c->count, 0);
-        zz__freelist_push_chain_mpmc(&pool->fl, c->entries, n);
+        zz_push_entries(pool, c->entries, n);
     }
 }
 
@@ -97,14 +183,17 @@ static void *zz_block_taken(struct zz_pool *pool, uint32_t idx)
     return zz__pool_block(pool, idx);
 }
 
+/* One block from the shared list, for a thread without a cache here; the
+ * rest of a batch node it takes goes back as single blocks. */
 static void *zz_pop_shared(struct zz_pool *pool)
 {
-    uint32_t idx = zz__freelist_pop_mpmc(&pool->fl);
-    if (idx == pool->fl.end)
+    zz_atomic_u32 got[ZZ_POOL_MAX_THREAD_CACHE];
+    uint32_t n = zz_take_shared(pool, got, 1);
+    if (n == 0)
         return NULL;
-    if (zz__freelist_beyond_hwm(&pool->fl, idx))
-        zz__freelist_raise_hwm(&pool->fl, idx);
-    return zz__pool_block(pool, idx);
+    if (n > 1)
+        zz__freelist_push_chain_mpmc(&pool->fl, &got[1], n - 1);
+    return zz_block_taken(pool, zz_atomic_load_relaxed_u32(&got[0])); /* relaxed: ours */
 }
 
 /* Whether any cache may hold a block or is in the middle of moving some. */
@@ -272,6 +361,10 @@ void zz__pool_peak_check(struct zz_pool *pool, struct zz_cache *c)
     /* Relaxed, all: statistics; see zz__cache_count_alloc. */
     uint32_t sum = zz_atomic_load_relaxed_u32(&pool->uncached_net);
     uint64_t used = zz_atomic_load_relaxed_u64(&pool->cache_used);
+    /* The only user so far: nobody else writes the peak, so a plain store
+     * does, without the locked CAS that would wait for the caller's stores
+     * to fresh blocks (a pool filling up checks on every allocation). */
+    bool alone = c != NULL && sum == 0 && zz__tls_slot < 64 && used == (uint64_t)1 << zz__tls_slot;
     for (; used != 0; used &= used - 1)
         sum +=
             zz_atomic_load_relaxed_u32(&zz__cache_at(pool, (uint32_t)__builtin_ctzll(used))->net);
@@ -280,7 +373,9 @@ void zz__pool_peak_check(struct zz_pool *pool, struct zz_cache *c)
     if ((int32_t)sum > (int32_t)pool->fl.end)
         sum = pool->fl.end;
     uint32_t peak = zz_atomic_load_relaxed_u32(&pool->peak);
-    while ((int32_t)sum > (int32_t)peak &&
+    if (alone && (int32_t)sum > (int32_t)peak)
+        zz_atomic_store_relaxed_u32(&pool->peak, sum);
+    while (!alone && (int32_t)sum > (int32_t)peak &&
            !zz_atomic_cas_weak_relaxed_u32(&pool->peak, &peak, sum)) {
     }
     peak = (int32_t)sum > (int32_t)peak ? sum : peak;

@@ -102,6 +102,8 @@ static inline void zz__cache_count_free(struct zz_cache *c)
 void *zz__pool_alloc_slow(struct zz_pool *pool);
 /* Gives back block idx, already claimed (zz__freelist_claim). */
 void zz__pool_release_slow(struct zz_pool *pool, uint32_t idx);
+/* zz_batch_reader for the validator: the members of a batch node. */
+uint32_t zz__pool_batch_members(const void *ctx, uint32_t head, uint32_t *out);
 /* Counts n frees of the calling thread that bypassed the release paths. */
 void zz__pool_count_frees(struct zz_pool *pool, uint32_t n);
 

@@ -13,6 +13,7 @@ void zz__freelist_init(struct zz_freelist *fl, zz_atomic_u32 *links, uint32_t ca
     zz_atomic_store_relaxed_u64(&fl->head, zz__head_make(0, 0));
     zz_atomic_store_relaxed_u32(&fl->pushes, 0);
     zz_atomic_store_relaxed_u32(&fl->hwm, 0);
+    zz_atomic_store_relaxed_u32(&fl->extra, 0);
     fl->links = links;
     fl->end = capacity;
 }
@@ -23,7 +24,8 @@ uint32_t zz__freelist_taken(const struct zz_freelist *fl)
      * that is promised. While others run, operations that land between the
      * two reads can push it outside [0, capacity] for a moment; clamp it. */
     uint32_t pushes = zz_atomic_load_relaxed_u32(&fl->pushes);
-    uint32_t pops = (uint32_t)(zz_atomic_load_relaxed_u64(&fl->head) >> 32);
+    uint32_t pops = (uint32_t)(zz_atomic_load_relaxed_u64(&fl->head) >> 32) +
+                    zz_atomic_load_relaxed_u32(&fl->extra);
     uint32_t in_use = pops - pushes;
     if (in_use > UINT32_MAX / 2)
         return 0;
@@ -46,15 +48,16 @@ void zz__freelist_raise_hwm(struct zz_freelist *fl, uint32_t idx)
 }
 
 bool zz__freelist_validate_unsync(const struct zz_freelist *fl, unsigned char *seen,
-                                  const char **why)
+                                  zz_batch_reader members, const void *ctx, const char **why)
 {
     uint32_t hwm = zz__freelist_hwm(fl);
     /* Walk the list: every index in range, none in use, none seen before (in
      * a cache, or earlier in the walk: a cycle or a double push), and as many
-     * as the counters say are on the list. */
+     * blocks as the counters say are on the list. */
     uint64_t free_blocks = (uint64_t)fl->end - zz__freelist_taken(fl);
     uint64_t steps = 0;
     uint32_t idx = (uint32_t)zz_atomic_load_relaxed_u64(&fl->head);
+    uint32_t buf[ZZ_POOL_MAX_THREAD_CACHE];
     while (idx != fl->end) {
         if (idx >= hwm && idx < fl->end) {
             /* Links from hwm on were never written: the rest of the list is
@@ -71,11 +74,19 @@ bool zz__freelist_validate_unsync(const struct zz_freelist *fl, unsigned char *s
             *why = "block in use or cached is on the free list";
             return false;
         }
-        if (seen[idx]++ || ++steps > free_blocks) {
-            *why = "block on the free list twice, or also in a cache";
+        uint32_t m = zz__link_is_batch(link) ? members(ctx, idx, buf) : 0;
+        if (m > ZZ_POOL_MAX_THREAD_CACHE) {
+            *why = "batch node too large";
             return false;
         }
-        idx = link ^ (idx + 1u);
+        for (uint32_t i = 0; i <= m; i++) {
+            uint32_t b = i == 0 ? idx : buf[i - 1];
+            if (b >= fl->end || seen[b]++ || ++steps > free_blocks) {
+                *why = "block on the free list twice, or also in a cache";
+                return false;
+            }
+        }
+        idx = zz__link_next(idx, link);
     }
     if (steps != free_blocks) {
         *why = "free list is not as long as the counters say (lost block)";

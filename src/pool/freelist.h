@@ -60,6 +60,16 @@
 /* The link of a block in use: never an encoded successor. */
 #define ZZ_LINK_IN_USE UINT32_MAX
 
+/* The link of a free block that rests in a thread cache (or is being
+ * freed): not in use, not on the shared list. Never an encoded successor. */
+#define ZZ_LINK_CACHED (UINT32_MAX - 1u)
+
+/* Set in the link of a free block that heads a batch node: the block itself
+ * holds the node's other members (see the pool's batch functions). The
+ * encoded successor stays below 2^30 (ZZ_POOL_MAX_CAPACITY), so a flagged
+ * link never equals ZZ_LINK_IN_USE or ZZ_LINK_CACHED. */
+#define ZZ_LINK_BATCH 0x80000000u
+
 struct zz_freelist {
     /* One cache line, written by every operation. `pushes` and `hwm` sit
      * beside the head because whoever writes them has just won a CAS on the
@@ -69,6 +79,7 @@ struct zz_freelist {
     _Alignas(ZZ_CACHE_LINE) zz_atomic_u64 head;
     zz_atomic_u32 pushes;
     zz_atomic_u32 hwm;
+    zz_atomic_u32 extra; /* blocks taken inside batch nodes, beyond their heads */
     zz_atomic_u32 *links;
     uint32_t end;
 };
@@ -87,15 +98,32 @@ uint32_t zz__freelist_hwm(const struct zz_freelist *fl);
 /* Raises hwm to at least idx + 1, after a pop returned the fresh block idx. */
 void zz__freelist_raise_hwm(struct zz_freelist *fl, uint32_t idx);
 
+/* Reads the other members of the batch node headed by `head` into out[];
+ * returns their number. */
+typedef uint32_t (*zz_batch_reader)(const void *ctx, uint32_t head, uint32_t *out);
+
 /* Checks the list by walking it, marking each index in seen[0..end) and
- * failing on one already marked. Single-threaded use only; returns false
- * and names the broken invariant in *why. */
+ * failing on one already marked; batch nodes are read through `members`.
+ * Single-threaded use only; returns false and names the broken invariant. */
 bool zz__freelist_validate_unsync(const struct zz_freelist *fl, unsigned char *seen,
-                                  const char **why);
+                                  zz_batch_reader members, const void *ctx, const char **why);
 
 static inline uint32_t zz__link_encode(uint32_t idx, uint32_t next)
 {
     return next ^ (idx + 1u);
+}
+
+/* The successor in a stored link (batch flag ignored). In-use and cached
+ * markers decode to values above end, which callers treat as stale. */
+static inline uint32_t zz__link_next(uint32_t idx, uint32_t link)
+{
+    return (link & ~ZZ_LINK_BATCH) ^ (idx + 1u);
+}
+
+/* Whether a stored link heads a batch node. */
+static inline bool zz__link_is_batch(uint32_t link)
+{
+    return (link & ZZ_LINK_BATCH) && link < ZZ_LINK_CACHED;
 }
 
 static inline uint64_t zz__head_make(uint32_t idx, uint32_t tag)
@@ -113,7 +141,9 @@ void zz__test_interleave(void);
 #define ZZ_INTERLEAVE_POINT() ((void)0)
 #endif
 
-/* Takes the top index, or returns fl->end when the list is empty. */
+/* Takes the top index, or returns fl->end when the list is empty. Only for
+ * lists without batch nodes (pools without caches): a batch node's other
+ * members would be lost. */
 static inline uint32_t zz__freelist_pop_mpmc(struct zz_freelist *fl)
 {
     /* Acquire pairs with the release CAS of the push that put the top index
@@ -128,7 +158,7 @@ static inline uint32_t zz__freelist_pop_mpmc(struct zz_freelist *fl)
         /* Relaxed: a value that is stale, or ZZ_LINK_IN_USE because another
          * thread popped idx since our load, only reaches a CAS that fails,
          * since that pop moved the tag. */
-        uint32_t next = zz_atomic_load_relaxed_u32(&fl->links[idx]) ^ (idx + 1u);
+        uint32_t next = zz__link_next(idx, zz_atomic_load_relaxed_u32(&fl->links[idx]));
         uint64_t want = zz__head_make(next, (uint32_t)(head >> 32) + 1u);
         ZZ_INTERLEAVE_POINT();
         /* Acq_rel on success: acquire as for the load above, in case the head
@@ -158,44 +188,53 @@ static inline bool zz__freelist_beyond_hwm(const struct zz_freelist *fl, uint32_
     return idx >= zz_atomic_load_relaxed_u32(&fl->hwm);
 }
 
-/* The link of a free block that rests in a thread cache (or is being
- * freed): not in use, not on the shared list. Never an encoded successor. */
-#define ZZ_LINK_CACHED (UINT32_MAX - 1u)
-
 /*
- * Takes up to `want` (>= 1) indices from the top in one CAS, into out[0..n),
- * top first, and returns n (0 when the list is empty). Their links are left
- * as they are: not ZZ_LINK_IN_USE, so a free of one of them is refused as a
- * double free until it is handed out. The tag grows by n, so that it keeps
- * counting blocks taken and still moves with every pop.
+ * Takes from the top in one CAS, into out[0..n), and returns n (0 when the
+ * list is empty): either one batch node, whose head alone is stored in
+ * out[0] and *batch set (the caller reads the other members from the head
+ * block, which it now owns, and adds their number to fl->extra), or up to
+ * `want` (>= 1) single blocks, top first. Links are left as they are: not
+ * ZZ_LINK_IN_USE, so a free of one of them is refused as a double free
+ * until it is handed out. The tag grows by the number of nodes taken.
  */
 static inline uint32_t zz__freelist_pop_batch_mpmc(struct zz_freelist *fl, zz_atomic_u32 *out,
-                                                   uint32_t want)
+                                                   uint32_t want, bool *batch)
 {
     /* Acquire: as in zz__freelist_pop_mpmc. */
     uint64_t head = zz_atomic_load_acquire_u64(&fl->head);
     for (;;) {
-        uint32_t n = 0, cur = (uint32_t)head;
+        uint32_t n = 0, cur = (uint32_t)head, limit = want;
+        bool stale = false;
+        *batch = false;
         /* Walk the chain below the top. If no pop lands before our CAS, the
          * chain is intact: blocks leave only through pops, which move the
          * tag, and pushes only stack on top. A walk over links that others
          * are rewriting reads values of atomics, may meet an index beyond
          * end (an in-use or cached marker), and then only restarts. */
-        while (n < want && cur < fl->end) {
+        while (n < limit && cur < fl->end) {
+            /* Relaxed: stale values only reach a CAS that fails. */
+            uint32_t link = zz_atomic_load_relaxed_u32(&fl->links[cur]);
+            if (zz__link_is_batch(link)) {
+                if (n > 0)
+                    break; /* singles first; the node is for the next call */
+                *batch = true;
+                limit = 1;
+            }
             /* Relaxed: out[] is the caller's; nothing reads it concurrently. */
             zz_atomic_store_relaxed_u32(&out[n++], cur);
-            /* Relaxed: stale values only reach a CAS that fails. */
-            cur = zz_atomic_load_relaxed_u32(&fl->links[cur]) ^ (cur + 1u);
+            cur = zz__link_next(cur, link);
+            stale = cur > fl->end;
         }
         if (n == 0)
             return 0;
-        if (cur > fl->end) {
+        if (stale) {
             /* Acquire: a fresh look at the head, as at the top. */
             head = zz_atomic_load_acquire_u64(&fl->head);
             continue;
         }
         ZZ_INTERLEAVE_POINT();
-        /* Acq_rel, acquire on failure: as in zz__freelist_pop_mpmc. */
+        /* Acq_rel, acquire on failure: as in zz__freelist_pop_mpmc; the
+         * acquire also makes a batch head's contents visible. */
         if (zz_atomic_cas_weak_acq_rel_u64(&fl->head, &head,
                                            zz__head_make(cur, (uint32_t)(head >> 32) + n)))
             return n;
@@ -238,11 +277,12 @@ static inline void zz__freelist_unclaim(struct zz_freelist *fl, uint32_t idx)
 }
 
 /*
- * Pushes a chain of n >= 1 blocks owned by the caller, already linked from
- * first to last (last's link is set here), in one CAS, first on top.
+ * Pushes a chain of nodes owned by the caller, already linked from first to
+ * last (last's link is set here, with last_flag: ZZ_LINK_BATCH when it heads
+ * a batch node), in one CAS, first on top; n counts the blocks.
  */
 static inline void zz__freelist_push_linked_mpmc(struct zz_freelist *fl, uint32_t first,
-                                                 uint32_t last, uint32_t n)
+                                                 uint32_t last, uint32_t n, uint32_t last_flag)
 {
     zz_atomic_u32 *link = &fl->links[last];
     /* Relaxed: only the index of the head is used, and it is checked by the
@@ -250,7 +290,7 @@ static inline void zz__freelist_push_linked_mpmc(struct zz_freelist *fl, uint32_
     uint64_t head = zz_atomic_load_relaxed_u64(&fl->head);
     do {
         /* Relaxed: ordered before the release CAS that publishes it. */
-        zz_atomic_store_relaxed_u32(link, zz__link_encode(last, (uint32_t)head));
+        zz_atomic_store_relaxed_u32(link, zz__link_encode(last, (uint32_t)head) | last_flag);
         ZZ_INTERLEAVE_POINT();
         /* Release: publishes the chain's links and the callers' writes to
          * the blocks to the acquire load of whoever pops them. On failure
@@ -276,7 +316,7 @@ static inline void zz__freelist_push_chain_mpmc(struct zz_freelist *fl,
         zz_atomic_store_relaxed_u32(&fl->links[prev], zz__link_encode(prev, cur));
         prev = cur;
     }
-    zz__freelist_push_linked_mpmc(fl, first, prev, n);
+    zz__freelist_push_linked_mpmc(fl, first, prev, n, 0);
 }
 
 #endif

@@ -130,7 +130,7 @@ int zz_pool_alloc_bulk(zz_pool *pool, void **out, size_t n)
         void *p = zz_pool_alloc(pool);
         if (p == NULL) {
             if (taken > 0) {
-                zz__freelist_push_linked_mpmc(&pool->fl, first, last, (uint32_t)taken);
+                zz__freelist_push_linked_mpmc(&pool->fl, first, last, (uint32_t)taken, 0);
                 zz__pool_count_frees(pool, (uint32_t)taken);
             }
             return ZZ_ENOMEM;

@@ -152,6 +152,10 @@ int zz_pool_create(zz_pool **out, const zz_pool_options *opts)
     pool->ncaches = (uint32_t)plan.ncaches;
     pool->cache_cap = (uint32_t)plan.cache_cap;
     pool->cache_stride = plan.cache_stride;
+    /* A batch node's head records its size and the other members' indices
+     * in its own bytes: 4 bytes a block of the node. */
+    size_t batch = plan.stride / 4 < plan.cache_cap / 2 ? plan.stride / 4 : plan.cache_cap / 2;
+    pool->batch_max = batch > 1 ? (uint32_t)batch : 1;
     zz_atomic_store_relaxed_u64(&pool->cache_used, 0);
     zz_atomic_store_relaxed_u32(&pool->peak, 0);
     zz_atomic_store_relaxed_u32(&pool->uncached_net, 0);
@@ -240,7 +244,7 @@ bool zz__pool_validate(const zz_pool *pool, const char **why)
         *why = "blocks marked in use differ from the in_use count";
         ok = false;
     }
-    ok = ok && zz__freelist_validate_unsync(&pool->fl, seen, why);
+    ok = ok && zz__freelist_validate_unsync(&pool->fl, seen, zz__pool_batch_members, pool, why);
     free(seen);
     return ok;
 }

@@ -35,6 +35,7 @@ struct zz_pool {
     uint32_t ncaches;    /* ZZ_POOL_MAX_CACHED_THREADS, or 0 without caching */
     uint32_t cache_cap;  /* blocks one cache holds */
     size_t cache_stride; /* bytes from one cache to the next */
+    uint32_t batch_max;  /* blocks per batch node on the shared list (cache.c) */
 
     /* Bit s: slot s has used its cache here. Set once per (thread, pool) on
      * a slow path; read by reclaims, flushes and statistics. */

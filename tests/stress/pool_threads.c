@@ -661,11 +661,14 @@ static void use_all(zz_pool *pool, size_t capacity, struct owners *own, uint32_t
     if (own != NULL)
         for (size_t i = 0; i < n; i++)
             claim(own, p[i], id);
+    /* Stamp within the block: a block may be smaller than 64 bytes. */
+    zz_pool_stats st;
+    zz_pool_stats_get(pool, &st);
     for (size_t i = 0; i < n; i++) {
-        stamp_put(p[i], id, i, 64);
+        stamp_put(p[i], id, i, st.block_size);
     }
     for (size_t i = 0; i < n; i++) {
-        CHECK(stamp_ok(p[i], id, i, 64));
+        CHECK(stamp_ok(p[i], id, i, st.block_size));
         if (own != NULL)
             unclaim(own, p[i], id);
         CHECK(zz_pool_free(pool, p[i]) == 0);
