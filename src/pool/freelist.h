@@ -41,9 +41,10 @@
  *   the bytes of a block through this code.
  *
  * Counting
- *   The tag counts blocks popped (a batch pop adds its size); `pushes`
- *   counts blocks pushed; their difference (mod 2^32, exact since it is
- *   below 2^31) is the number of blocks off the list. Fresh blocks leave the
+ *   The tag counts nodes popped (a walk of n single blocks adds n),
+ *   `extra` the blocks that batch nodes carried beyond their heads, and
+ *   `pushes` blocks pushed; tag + extra - pushes (mod 2^32, exact since it
+ *   is below 2^31) is the number of blocks off the list. Fresh blocks leave the
  *   list in index order and only when every block below them is off it, so
  *   the peak of that number equals the fresh high-water mark `hwm`, kept
  *   without any work on the usual path beyond one compare.
