@@ -294,8 +294,7 @@ void *zz__pool_alloc_slow(struct zz_pool *pool)
             if (n == 0)
                 n = zz_cache_refill(pool, c);
             if (n > 0) {
-                uint32_t idx = zz_atomic_load_relaxed_u32(&c->entries[n - 1]);
-                zz_atomic_store_relaxed_u32(&c->count, n - 1);
+                uint32_t idx = zz__cache_take(c, n);
                 zz__cache_leave(c);
                 zz__cache_count_alloc(pool, c);
                 return zz_block_taken(pool, idx);
@@ -329,8 +328,7 @@ void zz__pool_release_slow(struct zz_pool *pool, uint32_t idx)
             uint32_t n = zz_atomic_load_relaxed_u32(&c->count);
             if (n >= pool->cache_cap)
                 n = zz_cache_spill(pool, c, n);
-            zz_atomic_store_relaxed_u32(&c->entries[n], idx);
-            zz_atomic_store_relaxed_u32(&c->count, n + 1);
+            zz__cache_put(c, n, idx);
             zz__cache_leave(c);
             zz__cache_count_free(c);
             return;

@@ -64,6 +64,23 @@ static inline void zz__cache_leave(struct zz_cache *c)
     zz_atomic_store_release_u32(&c->active, 0);
 }
 
+/* Takes the newest of the n > 0 entries of the caller's own cache, inside
+ * its operation. Relaxed: the cache is the owner's while it is inside. */
+static inline uint32_t zz__cache_take(struct zz_cache *c, uint32_t n)
+{
+    uint32_t idx = zz_atomic_load_relaxed_u32(&c->entries[n - 1]);
+    zz_atomic_store_relaxed_u32(&c->count, n - 1);
+    return idx;
+}
+
+/* Adds idx after the n entries of the caller's own cache (n < its size),
+ * inside its operation. Relaxed: as above. */
+static inline void zz__cache_put(struct zz_cache *c, uint32_t n, uint32_t idx)
+{
+    zz_atomic_store_relaxed_u32(&c->entries[n], idx);
+    zz_atomic_store_relaxed_u32(&c->count, n + 1);
+}
+
 /* Called when an owner's net reached next_high: the sum of all nets (the
  * pool's in_use) may be a new peak. */
 void zz__pool_peak_check(struct zz_pool *pool, struct zz_cache *c);

@@ -29,8 +29,7 @@ void *zz_pool_alloc(zz_pool *pool)
             /* Relaxed, all: the cache is ours while we are inside it. */
             uint32_t n = zz_atomic_load_relaxed_u32(&c->count);
             if (ZZ_LIKELY(n != 0)) {
-                uint32_t idx = zz_atomic_load_relaxed_u32(&c->entries[n - 1]);
-                zz_atomic_store_relaxed_u32(&c->count, n - 1);
+                uint32_t idx = zz__cache_take(c, n);
                 zz__cache_leave(c);
                 /* Relaxed: the block is ours; see zz__freelist_pop_mpmc. */
                 zz_atomic_store_relaxed_u32(&pool->fl.links[idx], ZZ_LINK_IN_USE);
@@ -64,8 +63,7 @@ static inline void zz_pool_release(zz_pool *pool, uint32_t idx)
             /* 1 <= n < cap in one compare; an empty cache goes the slow way
              * once, which marks it used (see cache.c). */
             if (ZZ_LIKELY(n - 1u < pool->cache_cap - 1u)) {
-                zz_atomic_store_relaxed_u32(&c->entries[n], idx);
-                zz_atomic_store_relaxed_u32(&c->count, n + 1);
+                zz__cache_put(c, n, idx);
                 zz__cache_leave(c);
                 zz__cache_count_free(c);
                 return;
