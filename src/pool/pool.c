@@ -187,6 +187,20 @@ int zz_pool_wipe(zz_pool *pool)
     if (zz__pool_in_use(pool, NULL) != 0)
         return ZZ_EBUSY;
     zz__os_secure_zero(pool->mem, (size_t)zz__freelist_hwm(&pool->fl) * pool->stride);
+    /* Free blocks that head batch nodes kept their members' indices in
+     * their bytes, just wiped: every block is free, so start the list over
+     * as the fresh chain 0, 1, ..., capacity - 1 (zero links), with the
+     * caches empty. Relaxed, all: the caller is the pool's only user. */
+    uint32_t hwm = zz__freelist_hwm(&pool->fl);
+    for (uint32_t i = 0; i < hwm; i++)
+        zz_atomic_store_relaxed_u32(&pool->fl.links[i], 0);
+    uint64_t used = zz_atomic_load_relaxed_u64(&pool->cache_used);
+    for (; used != 0; used &= used - 1)
+        zz_atomic_store_relaxed_u32(&zz__cache_at(pool, (uint32_t)__builtin_ctzll(used))->count, 0);
+    uint32_t tag = (uint32_t)(zz_atomic_load_relaxed_u64(&pool->fl.head) >> 32) + 1u;
+    uint32_t popped = tag + zz_atomic_load_relaxed_u32(&pool->fl.extra);
+    zz_atomic_store_relaxed_u32(&pool->fl.pushes, popped); /* nothing taken: in_use stays 0 */
+    zz_atomic_store_relaxed_u64(&pool->fl.head, zz__head_make(0, tag));
     return 0;
 }
 

@@ -598,16 +598,49 @@ static void test_peak_with_cache(void **state)
     zz_pool_destroy(pool);
 }
 
+/* zz_pool_wipe zeroes every block, free ones that carry the cache's batch
+ * bookkeeping included; the pool must still hand out exactly its capacity. */
+static void test_wipe_after_batches(void **state)
+{
+    (void)state;
+    enum { CAP = 4096 };
+    zz_pool *pool;
+    assert_int_equal(zz_pool_create(&pool, &(zz_pool_options){.size = 64, .capacity = CAP}), 0);
+    void **p = malloc(CAP * sizeof(*p));
+    assert_non_null(p);
+    for (int round = 0; round < 2; round++) {
+        /* Fill, then free in an order that makes the cache spill batches. */
+        assert_int_equal(zz_pool_alloc_bulk(pool, p, CAP), 0);
+        for (size_t i = 0; i < CAP; i++)
+            memset(p[i], 0x5c, 64);
+        for (size_t i = 0; i < CAP; i += 2)
+            assert_int_equal(zz_pool_free(pool, p[i]), 0);
+        for (size_t i = 1; i < CAP; i += 2)
+            assert_int_equal(zz_pool_free(pool, p[i]), 0);
+        assert_int_equal(zz_pool_wipe(pool), 0);
+        for (size_t i = 0; i < CAP; i++)
+            for (size_t b = 0; b < 64; b++)
+                assert_int_equal(((unsigned char *)p[i])[b], 0);
+        zz_test_assert_valid(pool);
+        assert_int_equal(zz_test_stats(pool).in_use, 0);
+        assert_int_equal(zz_test_stats(pool).cached, 0);
+    }
+    for (size_t i = 0; i < CAP; i++) {
+        p[i] = zz_pool_alloc(pool);
+        assert_non_null(p[i]);
+    }
+    assert_null(zz_pool_alloc(pool));
+    zz_test_assert_distinct_owned(pool, p, CAP);
+    free(p);
+    zz_pool_destroy(pool);
+}
+
 static const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_thread_cache_option),
-    cmocka_unit_test(test_cached_and_flush),
-    cmocka_unit_test(test_flush_edges),
-    cmocka_unit_test(test_stats_exact_with_cache),
-    cmocka_unit_test(test_exhaust_with_cache),
-    cmocka_unit_test(test_double_free_in_cache),
-    cmocka_unit_test(test_foreign_with_cache),
-    cmocka_unit_test(test_two_pools_one_thread),
-    cmocka_unit_test(test_recreate_at_same_address),
+    cmocka_unit_test(test_wipe_after_batches),     cmocka_unit_test(test_thread_cache_option),
+    cmocka_unit_test(test_cached_and_flush),       cmocka_unit_test(test_flush_edges),
+    cmocka_unit_test(test_stats_exact_with_cache), cmocka_unit_test(test_exhaust_with_cache),
+    cmocka_unit_test(test_double_free_in_cache),   cmocka_unit_test(test_foreign_with_cache),
+    cmocka_unit_test(test_two_pools_one_thread),   cmocka_unit_test(test_recreate_at_same_address),
     cmocka_unit_test(test_peak_with_cache),
 };
 
