@@ -56,15 +56,21 @@ static void zz_batch_write(struct zz_pool *pool, uint32_t head, const zz_atomic_
 }
 
 /* Reads the members of the batch node headed by head (ours now) into
- * out[0..m) and returns m. */
+ * out[0..m) and returns m. The bytes are in a free block, where a use after
+ * free in the application could have written: a count or an index out of
+ * range is not followed (the members are given up, the pool stays safe). */
 static uint32_t zz_batch_read(const struct zz_pool *pool, uint32_t head, zz_atomic_u32 *out)
 {
     const unsigned char *b = zz__pool_block(pool, head);
     uint32_t m;
     memcpy(&m, b, sizeof(m));
+    if (m >= pool->batch_max)
+        return 0;
     for (uint32_t i = 0; i < m; i++) {
         uint32_t idx;
         memcpy(&idx, b + sizeof(m) * (i + 1), sizeof(idx));
+        if (idx >= pool->fl.end)
+            return 0;
         zz_atomic_store_relaxed_u32(&out[i], idx); /* relaxed: the caller's */
     }
     return m;

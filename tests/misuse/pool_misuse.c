@@ -7,6 +7,7 @@
  * strides that are not.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "pool/pool_internal.h"
 #include "pool_checks.h"
@@ -163,10 +164,41 @@ static void test_invalid_pool_argument(void **state)
     assert_int_equal(zz_pool_wipe(NULL), ZZ_EINVAL);
 }
 
+/* A use after free that scribbles over free blocks (where a thread cache
+ * keeps the member list of a batch it gave back) must not make the pool
+ * hand out memory outside its slab or one block twice: the corrupted batch
+ * is given up, and every block handed out afterwards is a real, distinct
+ * block of the pool. */
+static void test_scribbled_free_blocks_are_contained(void **state)
+{
+    (void)state;
+    enum { CAP = 4096 };
+    zz_pool *pool;
+    assert_int_equal(zz_pool_create(&pool, &(zz_pool_options){.size = 64, .capacity = CAP}), 0);
+    void **p = malloc((CAP + 1) * sizeof(*p));
+    assert_non_null(p);
+    assert_int_equal(zz_pool_alloc_bulk(pool, p, CAP), 0);
+    for (size_t i = 0; i < CAP; i++)
+        assert_int_equal(zz_pool_free(pool, p[i]), 0);
+    for (size_t i = 0; i < CAP; i++)
+        memset(p[i], 0xff, 64); /* the bug under test: writes after free */
+    size_t n = 0;
+    while (n <= CAP && (p[n] = zz_pool_alloc(pool)) != NULL)
+        n++;
+    assert_true(n > 0 && n <= CAP);
+    zz_test_assert_distinct_owned(pool, p, n);
+    free(p);
+    zz_pool_destroy(pool);
+}
+
 static const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_foreign_pow2_stride), cmocka_unit_test(test_foreign_odd_stride),
-    cmocka_unit_test(test_every_offset),        cmocka_unit_test(test_double_free_default),
-    cmocka_unit_test(test_double_free_checked), cmocka_unit_test(test_invalid_pool_argument),
+    cmocka_unit_test(test_scribbled_free_blocks_are_contained),
+    cmocka_unit_test(test_foreign_pow2_stride),
+    cmocka_unit_test(test_foreign_odd_stride),
+    cmocka_unit_test(test_every_offset),
+    cmocka_unit_test(test_double_free_default),
+    cmocka_unit_test(test_double_free_checked),
+    cmocka_unit_test(test_invalid_pool_argument),
 };
 
 ZZ_TEST_MAIN(tests)
