@@ -31,6 +31,7 @@
 
 #include "platform/atomic.h"
 #include "sanitizer.h"
+#include "pool_checks.h"
 #include "test_main.h"
 #include "zigzag.h"
 
@@ -203,14 +204,7 @@ static void assert_exact_capacity(zz_pool *pool, size_t capacity)
 
 static zz_pool *make(size_t size, size_t capacity, unsigned flags, size_t thread_cache)
 {
-    zz_pool *pool = NULL;
-    zz_pool_options o = {.size = size,
-                         .align = 16,
-                         .capacity = capacity,
-                         .flags = flags,
-                         .thread_cache = thread_cache};
-    assert_int_equal(zz_pool_create(&pool, &o), 0);
-    return pool;
+    return zz_test_pool_make(size, 16, capacity, flags, thread_cache);
 }
 
 static size_t in_use_of(const zz_pool *pool)

@@ -8,6 +8,19 @@
 #include "pool_checks.h"
 #include "test_main.h"
 
+zz_pool *zz_test_pool_make(size_t size, size_t align, size_t capacity, unsigned flags,
+                           size_t thread_cache)
+{
+    zz_pool *pool = NULL;
+    zz_pool_options o = {.size = size,
+                         .align = align,
+                         .capacity = capacity,
+                         .flags = flags,
+                         .thread_cache = thread_cache};
+    assert_int_equal(zz_pool_create(&pool, &o), 0);
+    return pool;
+}
+
 zz_pool_stats zz_test_stats(const zz_pool *pool)
 {
     zz_pool_stats st;

@@ -10,6 +10,10 @@
 
 #include "zigzag.h"
 
+/* Creates a pool from these options or fails the test. */
+zz_pool *zz_test_pool_make(size_t size, size_t align, size_t capacity, unsigned flags,
+                           size_t thread_cache);
+
 /* The pool's figures, as a value. */
 zz_pool_stats zz_test_stats(const zz_pool *pool);
 

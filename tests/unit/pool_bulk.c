@@ -45,21 +45,12 @@ static const struct config configs[] = {
 
 static zz_pool *make_pool(const struct config *c)
 {
-    zz_pool *pool = NULL;
-    zz_pool_options o = {.size = 48,
-                         .align = 16,
-                         .capacity = c->capacity,
-                         .flags = c->flags,
-                         .thread_cache = c->thread_cache};
-    assert_int_equal(zz_pool_create(&pool, &o), 0);
-    return pool;
+    return zz_test_pool_make(48, 16, c->capacity, c->flags, c->thread_cache);
 }
 
 static size_t in_use(const zz_pool *pool)
 {
-    zz_pool_stats st;
-    zz_pool_stats_get(pool, &st);
-    return st.in_use;
+    return zz_test_stats(pool).in_use;
 }
 
 /* Frees p[0..n) one by one; each must be accepted (so none was free yet). */

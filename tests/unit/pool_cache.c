@@ -19,14 +19,7 @@
 
 static zz_pool *make(size_t size, size_t capacity, unsigned flags, size_t thread_cache)
 {
-    zz_pool *pool = NULL;
-    zz_pool_options o = {.size = size,
-                         .align = 8,
-                         .capacity = capacity,
-                         .flags = flags,
-                         .thread_cache = thread_cache};
-    assert_int_equal(zz_pool_create(&pool, &o), 0);
-    return pool;
+    return zz_test_pool_make(size, 8, capacity, flags, thread_cache);
 }
 
 /* Allocates until NULL; asserts that exactly `expect` distinct blocks came
