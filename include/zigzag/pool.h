@@ -38,7 +38,24 @@
  * blocks returns ZZ_EFOREIGN in every mode. A double free is rejected with
  * ZZ_EDOUBLEFREE in every mode when the two frees do not run at the same
  * time; ZZ_POOL_CHECKED also rejects two frees of one block that race each
- * other. A rejected call changes nothing.
+ * other. A rejected call changes nothing. ZZ_POOL_CHECKED further fills
+ * every freed block with ZZ_POOL_FREE_PATTERN and checks it when the block
+ * is handed out again (a write after free is reported as ZZ_ECORRUPT, with
+ * the first changed byte; the block is still handed out), and reports the
+ * blocks still in use at zz_pool_destroy (ZZ_ELEAK; see
+ * zz_pool_visit_live). Every misuse is counted (stats.misuses) and given to
+ * options.on_misuse when set; ZZ_POOL_ABORT_ON_MISUSE then prints one line
+ * to stderr and aborts, as glibc does on a double free.
+ *
+ * Tools. In a build of the library with AddressSanitizer, free blocks are
+ * poisoned and blocks in use are not, so ASan itself reports a use after
+ * free or an overflow into a neighbouring block; built with -DZZ_MEMCHECK=ON,
+ * the pool describes itself to Valgrind's memcheck as a mempool (use after
+ * free, reads of uninitialised block memory, leaked blocks). In other builds
+ * neither costs anything. The free list's links live outside the blocks;
+ * the one thing the pool keeps inside free blocks, the member lists of
+ * batch nodes, is masked and checksummed with a per-pool random secret, so
+ * that a stray write is detected (ZZ_ECORRUPT) and never followed.
  */
 #ifndef ZIGZAG_POOL_H
 #define ZIGZAG_POOL_H
@@ -62,19 +79,49 @@ enum {
     /** zz_pool_destroy zeroes every block ever handed out before giving the
      *  slab back, with stores the compiler cannot drop. */
     ZZ_POOL_ZERO_ON_DESTROY = 1u << 1,
-    /** Let the kernel back the slab with transparent huge pages: fewer TLB
-     *  misses when most of the pool is used, but memory is committed 2 MiB at
-     *  a time. By default a pool asks for small pages so that a large, mostly
-     *  idle pool stays small in memory. */
+    /** Ask for transparent huge pages over the whole slab. By default, on
+     *  the page allocator, the first 4 MiB of the slab (and the bookkeeping
+     *  a small pool touches) keep small pages, so that a big, mostly idle
+     *  pool commits only what it hands out, and the slab beyond gets huge
+     *  pages: a pool used at scale then takes one fault and one TLB entry
+     *  per 2 MiB. With this flag, memory is committed 2 MiB at a time from
+     *  the first block on. */
     ZZ_POOL_HUGE_PAGES = 1u << 2,
     /** No per-thread caches: every alloc and free goes to the shared
      *  lock-free list. Slower from many threads; peak_in_use always exact. */
     ZZ_POOL_NO_CACHE = 1u << 3,
+    /** On any misuse, after options.on_misuse (if set) returns: print one
+     *  line naming the function, the pool, the pointer and the error to
+     *  stderr, then abort(). */
+    ZZ_POOL_ABORT_ON_MISUSE = 1u << 4,
+    /** Put an inaccessible page right after the slab, so that an overflow
+     *  off the last block faults at once instead of reaching the pool's
+     *  bookkeeping. The slab is then page-aligned and rounded up to pages. */
+    ZZ_POOL_GUARD_PAGES = 1u << 5,
 };
 
 /** Every flag this version knows; others make zz_pool_create fail. */
 #define ZZ_POOL_VALID_FLAGS                                                                        \
-    (ZZ_POOL_CHECKED | ZZ_POOL_ZERO_ON_DESTROY | ZZ_POOL_HUGE_PAGES | ZZ_POOL_NO_CACHE)
+    (ZZ_POOL_CHECKED | ZZ_POOL_ZERO_ON_DESTROY | ZZ_POOL_HUGE_PAGES | ZZ_POOL_NO_CACHE |           \
+     ZZ_POOL_ABORT_ON_MISUSE | ZZ_POOL_GUARD_PAGES)
+
+/** The byte ZZ_POOL_CHECKED fills free blocks with. */
+#define ZZ_POOL_FREE_PATTERN 0xDBu
+
+/** One misuse of a pool, as given to zz_pool_options.on_misuse. */
+typedef struct zz_pool_misuse {
+    const char *function; /**< the public function that found it, e.g. "zz_pool_free" */
+    const struct zz_pool *pool;
+    const void *ptr; /**< the pointer given; for ZZ_ECORRUPT the block written
+                          after free; for ZZ_ELEAK the first block still in use */
+    int error;       /**< ZZ_EFOREIGN, ZZ_EDOUBLEFREE, ZZ_ECORRUPT or ZZ_ELEAK */
+    size_t offset;   /**< ZZ_ECORRUPT: the first changed byte's offset in the block */
+    size_t count;    /**< ZZ_ELEAK: blocks still in use */
+} zz_pool_misuse;
+
+/** A misuse handler. It runs on the thread that made the call, inside it;
+ *  it may read the pool (stats, zz_pool_visit_live) but not change it. */
+typedef void (*zz_pool_misuse_fn)(void *ctx, const zz_pool_misuse *report);
 
 /** Threads of a process that get a cache in each pool; further threads use
  *  the shared list directly (correct, only slower). */
@@ -100,12 +147,16 @@ typedef struct zz_pool_options {
      *  ZZ_POOL_MAX_THREAD_CACHE; 0 means a default that grows with the
      *  capacity (none below 256 blocks, 64 from 4096 blocks on). */
     size_t thread_cache;
+    /** Called on every misuse (see "Misuse" above); NULL for none. */
+    zz_pool_misuse_fn on_misuse;
+    void *misuse_ctx; /**< passed to on_misuse */
 } zz_pool_options;
 
 /** Options for a pool of `capacity` objects of `type`: size and alignment from the type. */
 #ifdef __cplusplus
 #define ZZ_POOL_OPTIONS_FOR(type_, capacity_)                                                      \
-    (zz_pool_options{sizeof(type_), alignof(type_), (size_t)(capacity_), 0u, zz_allocator{}, 0u})
+    (zz_pool_options{sizeof(type_), alignof(type_), (size_t)(capacity_), 0u, zz_allocator{}, 0u,   \
+                     nullptr, nullptr})
 #else
 #define ZZ_POOL_OPTIONS_FOR(type_, capacity_)                                                      \
     ((zz_pool_options){.size = sizeof(type_), .align = _Alignof(type_), .capacity = (capacity_)})
@@ -126,7 +177,8 @@ ZZ_API int zz_pool_create(zz_pool **out, const zz_pool_options *opts);
 
 /**
  * Gives the slab and the pool back to the backing allocator. Blocks still
- * in use become invalid. NULL does nothing. No other call on the pool may
+ * in use become invalid; with ZZ_POOL_CHECKED they are first reported as
+ * one ZZ_ELEAK misuse (count, first block). NULL does nothing. No other call on the pool may
  * run at the same time or after.
  */
 ZZ_API void zz_pool_destroy(zz_pool *pool);
@@ -187,6 +239,22 @@ ZZ_API int zz_pool_free_zeroed(zz_pool *pool, void *ptr);
  */
 ZZ_API int zz_pool_wipe(zz_pool *pool);
 
+/**
+ * Calls visit(ctx, block) for every block in use, in address order, and
+ * returns their number (visit may be NULL, to count them). Needs the pool
+ * to be quiescent (no call in flight), as at teardown; O(blocks ever
+ * handed out). For finding leaks: see ZZ_ELEAK.
+ */
+ZZ_API size_t zz_pool_visit_live(const zz_pool *pool, void (*visit)(void *ctx, void *block),
+                                 void *ctx);
+
+/**
+ * Writes the one line that ZZ_POOL_ABORT_ON_MISUSE prints for report (no
+ * newline) into buf[0..size), always terminated when size > 0, like
+ * snprintf. @return the line's full length.
+ */
+ZZ_API size_t zz_pool_misuse_format(const zz_pool_misuse *report, char *buf, size_t size);
+
 /** True when ptr is the start of one of this pool's blocks (free or in use). O(1). */
 ZZ_API bool zz_pool_owns(const zz_pool *pool, const void *ptr);
 
@@ -214,6 +282,7 @@ typedef struct zz_pool_stats {
     size_t meta_bytes;   /**< bytes of bookkeeping beside the slab */
     size_t cached;       /**< free blocks resting in threads' caches */
     size_t thread_cache; /**< blocks each thread may cache; 0 when caching is off */
+    size_t misuses;      /**< misuses found so far (see "Misuse" above) */
 } zz_pool_stats;
 
 /**

@@ -8,7 +8,11 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
+#if defined(__linux__)
+#include <sys/random.h>
+#endif
 
 #include "internal.h"
 #include "platform/atomic.h"
@@ -123,4 +127,36 @@ void zz__os_secure_zero(void *ptr, size_t n)
     for (size_t i = 0; i < n; i++)
         p[i] = 0;
 #endif
+}
+
+bool zz__os_protect(void *ptr, size_t size, bool accessible)
+{
+    return mprotect(ptr, size, accessible ? PROT_READ | PROT_WRITE : PROT_NONE) == 0;
+}
+
+/* splitmix64's finaliser: every input bit affects every output bit. */
+static uint64_t os_mix64(uint64_t x)
+{
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9u;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebu;
+    return x ^ (x >> 31);
+}
+
+static zz_atomic_u64 os_random_counter = ZZ_ATOMIC_INIT(0);
+
+uint64_t zz__os_random_u64(void)
+{
+    uint64_t r = 0;
+#if defined(__linux__)
+    /* Non-blocking: early in boot the pool would rather take the fallback
+     * than wait for entropy. */
+    if (getrandom(&r, sizeof(r), GRND_NONBLOCK) == (ssize_t)sizeof(r))
+        return r;
+#endif
+    struct timespec ts = {0, 0};
+    (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+    /* Relaxed: only uniqueness is wanted from the counter. */
+    uint64_t n = zz_atomic_fetch_add_relaxed_u64(&os_random_counter, 1);
+    return os_mix64((uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 32) ^
+                    os_mix64((uintptr_t)&r ^ (n << 1) ^ (uint64_t)getpid()));
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "pool/cache.h"
+#include "pool/tool_hooks.h"
 
 /* Marks slot's cache as used in this pool, once: reclaims and statistics
  * look only at caches so marked. */
@@ -43,49 +44,144 @@ static uint32_t zz_slot_for(struct zz_pool *pool)
  * block's owner touches those bytes: the thread that pushes the node (the
  * block is free and ours until the release CAS) and the thread whose CAS
  * takes it (acquire); a stale pop reads only the link, then fails its CAS.
+ *
+ * The record sits in a free block, where a use after free or an overflow
+ * in the application may write. So it is masked and keyed with the pool's
+ * secret: word 0 holds the member count (8 bits) and a 24-bit keyed check
+ * of the whole record, each member index is masked, and a record that does
+ * not check out is never followed. The members can still be found without
+ * it: each member's link says ZZ_LINK_MEMBER | head (freelist.h), so the
+ * pool reports the corruption and recovers them from the links, losing
+ * nothing.
  */
+struct zz_batch_key {
+    uint64_t hash;
+    uint32_t mask;
+};
+
+static struct zz_batch_key zz_batch_key(const struct zz_pool *pool, uint32_t head)
+{
+    /* splitmix64's finaliser over secret and head: a fresh key per node. */
+    uint64_t x = pool->secret ^ ((uint64_t)head * 0x9e3779b97f4a7c15u);
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9u;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebu;
+    x ^= x >> 31;
+    return (struct zz_batch_key){x, (uint32_t)(x >> 32)};
+}
+
+static inline uint64_t zz_batch_hash_step(uint64_t h, uint32_t v)
+{
+    return (h ^ v) * 0x100000001b3u;
+}
+
+static uint32_t zz_batch_check(uint64_t h, uint32_t m)
+{
+    h = zz_batch_hash_step(h, m);
+    h ^= h >> 29;
+    return (uint32_t)(h >> 40); /* 24 bits */
+}
+
+/* Bytes of the record of a node of m members. */
+static size_t zz_batch_bytes(uint32_t m)
+{
+    return sizeof(uint32_t) * (m + 1u);
+}
+
 static void zz_batch_write(struct zz_pool *pool, uint32_t head, const zz_atomic_u32 *members,
                            uint32_t m)
 {
     unsigned char *b = zz__pool_block(pool, head);
-    memcpy(b, &m, sizeof(m));
+    struct zz_batch_key key = zz_batch_key(pool, head);
+    uint64_t h = key.hash;
+    zz__hook_open(b, zz_batch_bytes(m));
     for (uint32_t i = 0; i < m; i++) {
         uint32_t idx = zz_atomic_load_relaxed_u32(&members[i]); /* relaxed: ours */
-        memcpy(b + sizeof(m) * (i + 1), &idx, sizeof(idx));
+        h = zz_batch_hash_step(h, idx);
+        uint32_t word = idx ^ key.mask;
+        memcpy(b + sizeof(word) * (i + 1), &word, sizeof(word));
+        /* Relaxed: ordered before the release CAS that publishes the node. */
+        zz_atomic_store_relaxed_u32(&pool->fl.links[idx], ZZ_LINK_MEMBER | head);
     }
+    uint32_t word0 = (m | zz_batch_check(h, m) << 8) ^ key.mask;
+    memcpy(b, &word0, sizeof(word0));
+    zz__hook_close(b, zz_batch_bytes(m));
+}
+
+/* Decodes the record of the node headed by head into out[0..m) and returns
+ * m, or returns UINT32_MAX when the record does not check out. */
+static uint32_t zz_batch_decode(const struct zz_pool *pool, uint32_t head, uint32_t *out)
+{
+    unsigned char *b = zz__pool_block(pool, head);
+    struct zz_batch_key key = zz_batch_key(pool, head);
+    uint32_t word0;
+    zz__hook_open(b, sizeof(word0));
+    memcpy(&word0, b, sizeof(word0));
+    word0 ^= key.mask;
+    uint32_t m = word0 & 0xffu;
+    bool ok = m < pool->batch_max;
+    uint64_t h = key.hash;
+    if (ok) {
+        zz__hook_open(b, zz_batch_bytes(m));
+        for (uint32_t i = 0; i < m; i++) {
+            uint32_t word;
+            memcpy(&word, b + sizeof(word) * (i + 1), sizeof(word));
+            out[i] = word ^ key.mask;
+            h = zz_batch_hash_step(h, out[i]);
+            ok = ok && out[i] < pool->fl.end;
+        }
+        ok = ok && (word0 >> 8) == zz_batch_check(h, m);
+    }
+    zz__hook_close(b, zz_batch_bytes(pool->batch_max - 1));
+    return ok ? m : UINT32_MAX;
+}
+
+/* Finds the members of the node headed by head from their links, when its
+ * record was overwritten: O(blocks ever handed out), only after a misuse. */
+static uint32_t zz_batch_recover(const struct zz_pool *pool, uint32_t head, uint32_t *out)
+{
+    uint32_t m = 0, hwm = zz__freelist_hwm(&pool->fl);
+    for (uint32_t i = 0; i < hwm && m + 1 < pool->batch_max; i++) {
+        /* Relaxed: the members are ours since the CAS that took the node
+         * (acquire), which ordered their links' stores before it. */
+        if (zz_atomic_load_relaxed_u32(&pool->fl.links[i]) == (ZZ_LINK_MEMBER | head))
+            out[m++] = i;
+    }
+    return m;
 }
 
 /* Reads the members of the batch node headed by head (ours now) into
- * out[0..m) and returns m. The bytes are in a free block, where a use after
- * free in the application could have written: a count or an index out of
- * range is not followed (the members are given up, the pool stays safe). */
+ * out[0..m) and returns m; a corrupted record is reported and recovered.
+ * The members' links go back to ZZ_LINK_CACHED: they are in a cache now,
+ * and a later node headed by the same block must not find them. */
 static uint32_t zz_batch_read(const struct zz_pool *pool, uint32_t head, zz_atomic_u32 *out)
 {
-    const unsigned char *b = zz__pool_block(pool, head);
-    uint32_t m;
-    memcpy(&m, b, sizeof(m));
-    if (m >= pool->batch_max)
-        return 0;
+    uint32_t got[ZZ_POOL_MAX_THREAD_CACHE];
+    uint32_t m = zz_batch_decode(pool, head, got);
+    if (ZZ_UNLIKELY(m == UINT32_MAX)) {
+        (void)zz__pool_misuse(pool, "zz_pool_alloc", zz__pool_block(pool, head), ZZ_ECORRUPT, 0, 0);
+        m = zz_batch_recover(pool, head, got);
+    }
+    if (pool->checked) {
+        /* The record overwrote the fill pattern: put it back, over all the
+         * room a record may take when this one was not to be trusted. */
+        unsigned char *b = zz__pool_block(pool, head);
+        size_t bytes = zz_batch_bytes(pool->batch_max - 1);
+        zz__hook_open(b, bytes);
+        memset(b, ZZ_POOL_FREE_PATTERN, bytes);
+        zz__hook_close(b, bytes);
+    }
     for (uint32_t i = 0; i < m; i++) {
-        uint32_t idx;
-        memcpy(&idx, b + sizeof(m) * (i + 1), sizeof(idx));
-        if (idx >= pool->fl.end)
-            return 0;
-        zz_atomic_store_relaxed_u32(&out[i], idx); /* relaxed: the caller's */
+        /* Relaxed: the members are ours; out[] is the caller's. */
+        zz_atomic_store_relaxed_u32(&pool->fl.links[got[i]], ZZ_LINK_CACHED);
+        zz_atomic_store_relaxed_u32(&out[i], got[i]);
     }
     return m;
 }
 
 uint32_t zz__pool_batch_members(const void *ctx, uint32_t head, uint32_t *out)
 {
-    const struct zz_pool *pool = ctx;
-    const unsigned char *b = zz__pool_block(pool, head);
-    uint32_t m;
-    memcpy(&m, b, sizeof(m));
-    if (m > ZZ_POOL_MAX_THREAD_CACHE)
-        return m; /* the validator reports it */
-    memcpy(out, b + sizeof(m), (size_t)m * sizeof(m));
-    return m;
+    uint32_t m = zz_batch_decode(ctx, head, out);
+    return m == UINT32_MAX ? ZZ_POOL_MAX_THREAD_CACHE + 1 : m; /* the validator reports it */
 }
 
 /* Pushes entries[0..n) (owned by the caller, links not in use) to the
@@ -186,7 +282,10 @@ static void *zz_block_taken(struct zz_pool *pool, uint32_t idx)
 {
     /* Relaxed: the block is ours; see zz__freelist_pop_mpmc. */
     zz_atomic_store_relaxed_u32(&pool->fl.links[idx], ZZ_LINK_IN_USE);
-    return zz__pool_block(pool, idx);
+    void *p = zz__pool_block(pool, idx);
+    if (pool->retire_work)
+        zz__pool_handout(pool, p);
+    return p;
 }
 
 /* One block from the shared list, for a thread without a cache here; the

@@ -65,6 +65,13 @@
  * freed): not in use, not on the shared list. Never an encoded successor. */
 #define ZZ_LINK_CACHED (UINT32_MAX - 1u)
 
+/* The link of a free block that is a member of the batch node headed by
+ * block h is ZZ_LINK_MEMBER | h. No encoded successor has bit 30 set (both
+ * of its terms are below 2^30), and no other marker has bit 31 clear, so
+ * the pool can find a node's members from the links alone when the node's
+ * own record of them was overwritten (cache.c). */
+#define ZZ_LINK_MEMBER 0x40000000u
+
 /* Set in the link of a free block that heads a batch node: the block itself
  * holds the node's other members (see the pool's batch functions). The
  * encoded successor stays below 2^30 (ZZ_POOL_MAX_CAPACITY), so a flagged

@@ -23,7 +23,7 @@ void *zz_pool_alloc(zz_pool *pool)
     if (ZZ_UNLIKELY(pool == NULL))
         return NULL;
     uint32_t slot = zz__tls_slot;
-    if (ZZ_LIKELY(slot < pool->ncaches)) {
+    if (ZZ_LIKELY(slot < pool->fast_slots)) {
         struct zz_cache *c = zz__cache_at(pool, slot);
         if (ZZ_LIKELY(zz__cache_enter(c))) {
             /* Relaxed, all: the cache is ours while we are inside it. */
@@ -42,7 +42,7 @@ void *zz_pool_alloc(zz_pool *pool)
             }
         }
         zz__cache_leave(c);
-    } else if (pool->ncaches == 0) {
+    } else if (pool->fast_shared) {
         /* A pool without caches: straight to the shared list. */
         uint32_t idx = zz__freelist_pop_mpmc(&pool->fl);
         if (ZZ_UNLIKELY(zz__freelist_beyond_hwm(&pool->fl, idx)))
@@ -56,7 +56,7 @@ void *zz_pool_alloc(zz_pool *pool)
 static inline void zz_pool_release(zz_pool *pool, uint32_t idx)
 {
     uint32_t slot = zz__tls_slot;
-    if (ZZ_LIKELY(slot < pool->ncaches)) {
+    if (ZZ_LIKELY(slot < pool->fast_slots)) {
         struct zz_cache *c = zz__cache_at(pool, slot);
         if (ZZ_LIKELY(zz__cache_enter(c))) {
             uint32_t n = zz_atomic_load_relaxed_u32(&c->count); /* relaxed: ours */
@@ -70,7 +70,7 @@ static inline void zz_pool_release(zz_pool *pool, uint32_t idx)
             }
         }
         zz__cache_leave(c);
-    } else if (pool->ncaches == 0) {
+    } else if (pool->fast_shared) {
         /* A pool without caches: straight to the shared list. */
         zz_atomic_u32 one = ZZ_ATOMIC_INIT(idx);
         zz__freelist_push_chain_mpmc(&pool->fl, &one, 1);
@@ -79,18 +79,44 @@ static inline void zz_pool_release(zz_pool *pool, uint32_t idx)
     zz__pool_release_slow(pool, idx);
 }
 
+/* Checks and claims ptr for a free by `function`: its index, or a negative
+ * error code, reported as a misuse. */
+static inline int64_t zz_pool_claim(zz_pool *pool, const void *ptr, const char *function)
+{
+    uint64_t idx = zz__pool_index(pool, ptr);
+    if (ZZ_UNLIKELY(idx >= pool->fl.end))
+        return zz__pool_misuse(pool, function, ptr, ZZ_EFOREIGN, 0, 0);
+    int rc = zz__freelist_claim(&pool->fl, (uint32_t)idx, pool->checked);
+    if (ZZ_UNLIKELY(rc != 0))
+        return zz__pool_misuse(pool, function, ptr, rc, 0, 0);
+    return (int64_t)idx;
+}
+
+/* zz_pool_free for pools whose freed blocks need more work (retire_work). */
+static ZZ_NOINLINE int zz_pool_free_careful(zz_pool *pool, void *ptr)
+{
+    int64_t idx = zz_pool_claim(pool, ptr, "zz_pool_free");
+    if (idx < 0)
+        return (int)idx;
+    zz__pool_retire(pool, ptr);
+    zz_pool_release(pool, (uint32_t)idx);
+    return 0;
+}
+
 int zz_pool_free(zz_pool *pool, void *ptr)
 {
     if (ptr == NULL)
         return 0;
     if (ZZ_UNLIKELY(pool == NULL))
         return ZZ_EINVAL;
+    if (ZZ_UNLIKELY(pool->retire_work))
+        return zz_pool_free_careful(pool, ptr);
     uint64_t idx = zz__pool_index(pool, ptr);
     if (ZZ_UNLIKELY(idx >= pool->fl.end))
-        return ZZ_EFOREIGN;
-    int rc = zz__freelist_claim(&pool->fl, (uint32_t)idx, (pool->flags & ZZ_POOL_CHECKED) != 0);
+        return zz__pool_misuse(pool, "zz_pool_free", ptr, ZZ_EFOREIGN, 0, 0);
+    int rc = zz__freelist_claim(&pool->fl, (uint32_t)idx, false);
     if (ZZ_UNLIKELY(rc != 0))
-        return rc;
+        return zz__pool_misuse(pool, "zz_pool_free", ptr, rc, 0, 0);
     zz_pool_release(pool, (uint32_t)idx);
     return 0;
 }
@@ -101,16 +127,26 @@ int zz_pool_free_zeroed(zz_pool *pool, void *ptr)
         return 0;
     if (pool == NULL)
         return ZZ_EINVAL;
-    uint64_t idx = zz__pool_index(pool, ptr);
-    if (idx >= pool->fl.end)
-        return ZZ_EFOREIGN;
     /* Claim before touching: a block that is free may belong to someone else. */
-    int rc = zz__freelist_claim(&pool->fl, (uint32_t)idx, (pool->flags & ZZ_POOL_CHECKED) != 0);
-    if (rc != 0)
-        return rc;
+    int64_t idx = zz_pool_claim(pool, ptr, "zz_pool_free_zeroed");
+    if (idx < 0)
+        return (int)idx;
     zz__os_secure_zero(ptr, pool->stride);
+    if (pool->retire_work)
+        zz__pool_retire(pool, ptr);
     zz_pool_release(pool, (uint32_t)idx);
     return 0;
+}
+
+/* Retires the n blocks chained from first by their links, handed out by a
+ * bulk alloc that then failed, before they go back. */
+static void zz_pool_retire_chain(zz_pool *pool, uint32_t first, uint32_t n)
+{
+    for (uint32_t i = 0; pool->retire_work && i < n; i++) {
+        zz__pool_retire(pool, zz__pool_block(pool, first));
+        /* Relaxed: our own blocks' links. */
+        first = zz__link_next(first, zz_atomic_load_relaxed_u32(&pool->fl.links[first]));
+    }
 }
 
 int zz_pool_alloc_bulk(zz_pool *pool, void **out, size_t n)
@@ -128,6 +164,7 @@ int zz_pool_alloc_bulk(zz_pool *pool, void **out, size_t n)
         void *p = zz_pool_alloc(pool);
         if (p == NULL) {
             if (taken > 0) {
+                zz_pool_retire_chain(pool, first, (uint32_t)taken);
                 zz__freelist_push_linked_mpmc(&pool->fl, first, last, (uint32_t)taken, 0);
                 zz__pool_count_frees(pool, (uint32_t)taken);
             }
@@ -164,21 +201,21 @@ int zz_pool_free_bulk(zz_pool *pool, void *const *ptrs, size_t n)
     /* All or nothing: claim every block in order, undoing the claims at the
      * first refusal (a pointer given twice is refused at its second claim),
      * and only then give them back. */
-    bool exclusive = (pool->flags & ZZ_POOL_CHECKED) != 0;
     for (size_t i = 0; i < n; i++) {
         if (ptrs[i] == NULL)
             continue;
-        uint64_t idx = zz__pool_index(pool, ptrs[i]);
-        int rc = idx < pool->fl.end ? zz__freelist_claim(&pool->fl, (uint32_t)idx, exclusive)
-                                    : ZZ_EFOREIGN;
-        if (rc != 0) {
+        int64_t rc = zz_pool_claim(pool, ptrs[i], "zz_pool_free_bulk");
+        if (rc < 0) {
             zz_unclaim_all(pool, ptrs, i);
-            return rc;
+            return (int)rc;
         }
     }
     for (size_t i = 0; i < n; i++) {
-        if (ptrs[i] != NULL)
-            zz_pool_release(pool, (uint32_t)zz__pool_index(pool, ptrs[i]));
+        if (ptrs[i] == NULL)
+            continue;
+        if (pool->retire_work)
+            zz__pool_retire(pool, ptrs[i]);
+        zz_pool_release(pool, (uint32_t)zz__pool_index(pool, ptrs[i]));
     }
     return 0;
 }

@@ -10,6 +10,7 @@
 
 #include "platform/os.h"
 #include "pool/cache.h"
+#include "pool/tool_hooks.h"
 
 /* Transparent huge pages come in 2 MiB; advice on smaller slabs is moot. */
 #define ZZ_HUGE_PAGE_SIZE ((size_t)2 << 20)
@@ -21,6 +22,7 @@
 struct zz_pool_plan {
     size_t stride, align, capacity, slab_bytes, meta_offset, mem_size, mem_align;
     size_t caches_offset, cache_stride, cache_cap, ncaches;
+    size_t guard_offset, guard_size, freed_offset;
     zz_allocator backing;
     unsigned flags;
 };
@@ -48,7 +50,20 @@ static int zz_pool_plan_make(const zz_pool_options *o, struct zz_pool_plan *plan
     if (!zz__align_up(o->size < ZZ_POOL_MIN_BLOCK ? ZZ_POOL_MIN_BLOCK : o->size, align, &stride))
         return ZZ_EINVAL;
     if (__builtin_mul_overflow(stride, o->capacity, &slab_bytes) ||
-        !zz__align_up(slab_bytes, ZZ_CACHE_LINE, &meta_offset) ||
+        !zz__align_up(slab_bytes, ZZ_CACHE_LINE, &meta_offset))
+        return ZZ_EINVAL;
+    /* A guard page: the slab rounded up to whole pages, then one page that
+     * is made inaccessible; the memory is page-aligned so that it can be. */
+    size_t page = zz__os_page_size();
+    plan->guard_offset = plan->guard_size = 0;
+    if (o->flags & ZZ_POOL_GUARD_PAGES) {
+        if (!zz__align_up(slab_bytes, page, &plan->guard_offset) ||
+            __builtin_add_overflow(plan->guard_offset, page, &meta_offset))
+            return ZZ_EINVAL;
+        plan->guard_size = page;
+        align = align > page ? align : page;
+    }
+    if (__builtin_mul_overflow(o->capacity, sizeof(zz_atomic_u32), &links_bytes) ||
         __builtin_mul_overflow(o->capacity, sizeof(zz_atomic_u32), &links_bytes) ||
         __builtin_add_overflow(meta_offset, sizeof(struct zz_pool), &mem_size) ||
         __builtin_add_overflow(mem_size, links_bytes, &mem_size))
@@ -78,14 +93,18 @@ static int zz_pool_plan_make(const zz_pool_options *o, struct zz_pool_plan *plan
                                    &mem_size))
             return ZZ_EINVAL;
     }
+    /* Checked pools remember which blocks were ever freed: a byte each. */
+    plan->freed_offset = mem_size;
+    if ((o->flags & ZZ_POOL_CHECKED) && __builtin_add_overflow(mem_size, o->capacity, &mem_size))
+        return ZZ_EINVAL;
 
     plan->stride = stride;
-    plan->align = align;
+    plan->align = o->align != 0 ? o->align : _Alignof(max_align_t);
     plan->capacity = o->capacity;
     plan->slab_bytes = slab_bytes;
     plan->meta_offset = meta_offset;
     plan->mem_size = mem_size;
-    plan->mem_align = align > ZZ_CACHE_LINE ? align : ZZ_CACHE_LINE;
+    plan->mem_align = align > ZZ_CACHE_LINE ? align : ZZ_CACHE_LINE; /* with the guard's */
     plan->backing = o->backing.vtable != NULL ? o->backing : zz_page_allocator();
     plan->flags = o->flags;
     return 0;
@@ -134,6 +153,11 @@ int zz_pool_create(zz_pool **out, const zz_pool_options *opts)
         memset(pool, 0, sizeof(*pool));
         memset((void *)links, 0, plan.capacity * sizeof(*links));
         memset(mem + plan.caches_offset, 0, plan.ncaches * plan.cache_stride);
+        memset(mem + plan.freed_offset, 0, plan.mem_size - plan.freed_offset);
+    }
+    if (plan.guard_size > 0 && !zz__os_protect(mem + plan.guard_offset, plan.guard_size, false)) {
+        zz_free(plan.backing, mem, plan.mem_size, plan.mem_align);
+        return ZZ_ENOMEM; /* the system would not protect the page */
     }
     if (zeroed && plan.slab_bytes >= ZZ_HUGE_PAGE_SIZE) {
         /* Small pages by default, so that a big, mostly idle pool commits
@@ -147,6 +171,10 @@ int zz_pool_create(zz_pool **out, const zz_pool_options *opts)
     pool->stride_shift = (unsigned)__builtin_ctzll(plan.stride);
     pool->stride_inv = zz_inverse_odd((uint64_t)plan.stride >> pool->stride_shift);
     pool->flags = plan.flags;
+    pool->checked = (plan.flags & ZZ_POOL_CHECKED) != 0;
+    pool->retire_work = pool->checked || ZZ_TOOL_HOOKS;
+    pool->freed = pool->checked ? mem + plan.freed_offset : NULL;
+    pool->secret = zz__os_random_u64();
     pool->align = plan.align;
     pool->caches = mem + plan.caches_offset;
     pool->ncaches = (uint32_t)plan.ncaches;
@@ -156,6 +184,15 @@ int zz_pool_create(zz_pool **out, const zz_pool_options *opts)
      * in its own bytes: 4 bytes a block of the node. */
     size_t batch = plan.stride / 4 < plan.cache_cap / 2 ? plan.stride / 4 : plan.cache_cap / 2;
     pool->batch_max = batch > 1 ? (uint32_t)batch : 1;
+    /* Checked pools and tool hooks need every handout and free to pass
+     * through the slow paths, which do the extra work. */
+    pool->fast_slots = pool->retire_work ? 0 : pool->ncaches;
+    pool->fast_shared = !pool->retire_work && pool->ncaches == 0;
+    zz_atomic_store_relaxed_u64(&pool->misuses, 0);
+    pool->on_misuse = opts->on_misuse;
+    pool->misuse_ctx = opts->misuse_ctx;
+    pool->guard_offset = plan.guard_offset;
+    pool->guard_size = plan.guard_size;
     zz_atomic_store_relaxed_u64(&pool->cache_used, 0);
     zz_atomic_store_relaxed_u32(&pool->peak, 0);
     zz_atomic_store_relaxed_u32(&pool->uncached_net, 0);
@@ -163,6 +200,7 @@ int zz_pool_create(zz_pool **out, const zz_pool_options *opts)
     pool->mem = mem;
     pool->mem_size = plan.mem_size;
     pool->mem_align = plan.mem_align;
+    zz__hook_create(pool, mem, plan.slab_bytes);
     *out = pool;
     return 0;
 }
@@ -171,8 +209,28 @@ void zz_pool_destroy(zz_pool *pool)
 {
     if (pool == NULL)
         return;
-    if (pool->flags & ZZ_POOL_ZERO_ON_DESTROY)
-        zz__os_secure_zero(pool->mem, (size_t)zz__freelist_hwm(&pool->fl) * pool->stride);
+    if (pool->checked) {
+        size_t live = zz__pool_in_use(pool, NULL);
+        if (live > 0) {
+            uint32_t first = 0, hwm = zz__freelist_hwm(&pool->fl);
+            /* Relaxed: the caller is the pool's only user. */
+            while (first < hwm &&
+                   zz_atomic_load_relaxed_u32(&pool->fl.links[first]) != ZZ_LINK_IN_USE)
+                first++;
+            (void)zz__pool_misuse(pool, "zz_pool_destroy",
+                                  first < hwm ? zz__pool_block(pool, first) : NULL, ZZ_ELEAK, 0,
+                                  live);
+        }
+    }
+    size_t used_bytes = (size_t)zz__freelist_hwm(&pool->fl) * pool->stride;
+    if (pool->flags & ZZ_POOL_ZERO_ON_DESTROY) {
+        zz__hook_open(pool->mem, used_bytes);
+        zz__os_secure_zero(pool->mem, used_bytes);
+    }
+    zz__hook_destroy(pool, pool->mem, (size_t)pool->fl.end * pool->stride);
+    if (pool->guard_size > 0)
+        (void)zz__os_protect((unsigned char *)pool->mem + pool->guard_offset, pool->guard_size,
+                             true);
     /* The pool lives inside the memory it frees: copy what free needs. */
     zz_allocator backing = pool->backing;
     void *mem = pool->mem;
@@ -186,7 +244,13 @@ int zz_pool_wipe(zz_pool *pool)
         return ZZ_EINVAL;
     if (zz__pool_in_use(pool, NULL) != 0)
         return ZZ_EBUSY;
-    zz__os_secure_zero(pool->mem, (size_t)zz__freelist_hwm(&pool->fl) * pool->stride);
+    size_t used_bytes = (size_t)zz__freelist_hwm(&pool->fl) * pool->stride;
+    zz__hook_open(pool->mem, used_bytes);
+    zz__os_secure_zero(pool->mem, used_bytes);
+    zz__hook_close(pool->mem, used_bytes);
+    /* Zeroed blocks no longer hold the fill pattern: they count as fresh. */
+    if (pool->checked)
+        memset(pool->freed, 0, zz__freelist_hwm(&pool->fl));
     /* Free blocks that head batch nodes kept their members' indices in
      * their bytes, just wiped: every block is free, so start the list over
      * as the fresh chain 0, 1, ..., capacity - 1 (zero links), with the
@@ -225,6 +289,7 @@ void zz_pool_stats_get(const zz_pool *pool, zz_pool_stats *out)
     out->flags = pool->flags;
     out->slab_bytes = (size_t)pool->fl.end * pool->stride;
     out->meta_bytes = pool->mem_size - out->slab_bytes;
+    out->misuses = (size_t)zz_atomic_load_relaxed_u64(&pool->misuses); /* relaxed: a statistic */
 }
 
 bool zz__pool_validate(const zz_pool *pool, const char **why)

@@ -3,7 +3,10 @@
  * The pool object, shared by the pool's source files and the tests.
  *
  * Memory: one allocation from the backing allocator holds, in order,
- *   [ slab: capacity * stride ][ struct zz_pool ][ links: capacity * 4 ][ caches ]
+ *   [ slab: capacity * stride ][ guard ][ struct zz_pool ][ links: capacity * 4 ]
+ *   [ caches ][ freed: capacity bytes ]
+ * where the guard page is there only with ZZ_POOL_GUARD_PAGES, the caches
+ * only with thread caching, and `freed` only with ZZ_POOL_CHECKED.
  * The slab comes first so that its alignment costs no padding. Blocks are
  * named by 32-bit indices, never by pointers, in every shared structure:
  * a later multi-slab pool maps index ranges to slabs, and a pool in memory
@@ -36,6 +39,19 @@ struct zz_pool {
     uint32_t cache_cap;  /* blocks one cache holds */
     size_t cache_stride; /* bytes from one cache to the next */
     uint32_t batch_max;  /* blocks per batch node on the shared list (cache.c) */
+    /* What the inline fast paths of ops.c may do: use caches of slots below
+     * fast_slots, or go straight to the shared list (fast_shared). Both are
+     * off when every block handed out or freed needs more work (checked
+     * mode, sanitizer hooks), which the slow paths do. */
+    uint32_t fast_slots;
+    bool fast_shared;
+    bool checked;     /* ZZ_POOL_CHECKED */
+    bool retire_work; /* a freed block needs zz__pool_retire */
+    uint64_t secret;  /* masks and keys batch node headers (cache.c) */
+    /* ZZ_POOL_CHECKED: freed[i] != 0 once block i has been freed, so that
+     * only such blocks have their fill pattern checked at handout. Written
+     * by the freeing thread, read by the next owner after the hand-over. */
+    unsigned char *freed;
 
     /* Bit s: slot s has used its cache here. Set once per (thread, pool) on
      * a slow path; read by reclaims, flushes and statistics. */
@@ -45,7 +61,12 @@ struct zz_pool {
     zz_atomic_u32 peak;
     zz_atomic_u32 uncached_net;
 
-    /* Needed only to give the memory back. */
+    zz_atomic_u64 misuses; /* stats.misuses */
+
+    /* Needed only on misuse, or to give the memory back. */
+    zz_pool_misuse_fn on_misuse;
+    void *misuse_ctx;
+    size_t guard_offset, guard_size; /* the guard page in mem, when asked for */
     zz_allocator backing;
     void *mem;
     size_t mem_size;
@@ -76,6 +97,19 @@ static inline void *zz__pool_block(const struct zz_pool *pool, uint32_t idx)
 {
     return (void *)(pool->base + (uintptr_t)idx * pool->stride);
 }
+
+/* Reports a misuse (misuse.c): counts it, calls the handler, aborts when
+ * the pool says so; returns err. Cold. */
+int zz__pool_misuse(const struct zz_pool *pool, const char *function, const void *ptr, int err,
+                    size_t offset, size_t count);
+
+/* A block whose free was accepted, before it joins a cache or the list:
+ * ZZ_POOL_CHECKED's fill pattern, and the tools' view (tool_hooks.h). */
+void zz__pool_retire(const struct zz_pool *pool, void *block);
+
+/* A block about to be handed out: checks the fill pattern of a block freed
+ * before (not of a fresh one) in checked mode, and tells the tools. */
+void zz__pool_handout(const struct zz_pool *pool, void *block);
 
 /* Blocks handed out, and blocks resting in caches; O(cache slots). */
 uint32_t zz__pool_in_use(const struct zz_pool *pool, uint32_t *cached);

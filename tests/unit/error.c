@@ -47,7 +47,7 @@ static void test_strerror_success(void **state)
 static void test_strerror_unknown(void **state)
 {
     (void)state;
-    const int unknown[] = {1, 2, 12, -6, -100, 1000, INT32_MIN, INT32_MAX};
+    const int unknown[] = {1, 2, 12, -8, -100, 1000, INT32_MIN, INT32_MAX};
     for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
         const char *m = zz_strerror(unknown[i]);
         assert_non_null(m);
@@ -65,6 +65,8 @@ static void test_err_name(void **state)
     assert_string_equal(zz_err_name(ZZ_EFOREIGN), "ZZ_EFOREIGN");
     assert_string_equal(zz_err_name(ZZ_EDOUBLEFREE), "ZZ_EDOUBLEFREE");
     assert_string_equal(zz_err_name(ZZ_EBUSY), "ZZ_EBUSY");
+    assert_string_equal(zz_err_name(ZZ_ECORRUPT), "ZZ_ECORRUPT");
+    assert_string_equal(zz_err_name(ZZ_ELEAK), "ZZ_ELEAK");
 #define XX(name, value, msg) assert_string_equal(zz_err_name(value), "ZZ_" #name);
     ZZ_ERROR_MAP(XX)
 #undef XX

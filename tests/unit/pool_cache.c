@@ -14,6 +14,7 @@
 #include <stdlib.h>
 
 #include "pool_checks.h"
+#include "sanitizer.h"
 #include "test_main.h"
 #include "zigzag.h"
 
@@ -611,6 +612,8 @@ static void test_wipe_after_batches(void **state)
         for (size_t i = 1; i < CAP; i += 2)
             assert_int_equal(zz_pool_free(pool, p[i]), 0);
         assert_int_equal(zz_pool_wipe(pool), 0);
+        for (size_t i = 0; i < CAP; i++)
+            ZZ_TEST_UNPOISON(p[i], 64);
         for (size_t i = 0; i < CAP; i++)
             for (size_t b = 0; b < 64; b++)
                 assert_int_equal(((unsigned char *)p[i])[b], 0);

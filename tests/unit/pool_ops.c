@@ -9,6 +9,7 @@
 
 #include "pool/pool_internal.h"
 #include "pool_checks.h"
+#include "sanitizer.h"
 #include "test_main.h"
 #include "zigzag.h"
 
@@ -158,6 +159,7 @@ static void test_free_zeroed(void **state)
     memset(p, 0xee, 40);
     memset(q, 0xdd, 40);
     assert_int_equal(zz_pool_free_zeroed(pool, p), 0);
+    ZZ_TEST_UNPOISON(p, 40);
     assert_true(all_zero(p, 40));
     assert_int_equal(q[0], 0xdd); /* the neighbour is untouched */
     assert_int_equal(zz_test_stats(pool).in_use, 1);
@@ -185,8 +187,10 @@ static void test_wipe(void **state)
     for (int i = 0; i < 3; i++)
         assert_int_equal(zz_pool_free(pool, p[i]), 0);
     assert_int_equal(zz_pool_wipe(pool), 0);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 3; i++) {
+        ZZ_TEST_UNPOISON(p[i], 64);
         assert_true(all_zero(p[i], 64));
+    }
     assert_int_equal(zz_pool_wipe(NULL), ZZ_EINVAL);
     zz_test_assert_valid(pool);
     zz_pool_destroy(pool);
