@@ -3,8 +3,9 @@
 # A thin driver over the CMake presets (CMakePresets.json): every build lives
 # in $(BUILD_ROOT)/<preset>, and CMake stays the only build system.
 #
-#   make test          install test deps, then release, asan and tsan: configure, build, ctest
-#   make test-<preset> one of them: test-release test-debug test-asan test-tsan test-clang-release
+#   make test          install test deps, then release, asan, tsan and memcheck: configure,
+#                      build, ctest; then fuzz the pool for FUZZ_SECONDS (clang)
+#   make test-<preset> one of them: test-release test-debug test-asan test-tsan test-memcheck ...
 #   make bench         install bench deps, then scripts/bench.sh
 #   make install PREFIX=/usr/local
 #   make format | lint | clean
@@ -15,9 +16,11 @@ PREFIX ?= /usr/local
 CMAKE ?= cmake
 CTEST ?= ctest
 
-PRESETS := release debug asan tsan clang-release
+PRESETS := release debug asan tsan clang-release memcheck fuzz
 # The presets `make test` runs, in this order; it stops at the first failure.
-TEST_PRESETS := release asan tsan
+TEST_PRESETS := release asan tsan memcheck
+# Seconds of fuzzing in `make test` (the fuzz preset; needs clang).
+FUZZ_SECONDS ?= 60
 FORMAT_DIRS := src include tests examples bench
 
 # TSan maps its shadow memory at fixed addresses; with high mmap ASLR entropy
@@ -57,10 +60,19 @@ TSAN_OPTIONS ?= halt_on_error=1:second_deadlock_stack=1
 RUN_ENV_asan = ASAN_OPTIONS='$(ASAN_OPTIONS)' UBSAN_OPTIONS='$(UBSAN_OPTIONS)'
 RUN_ENV_tsan = TSAN_OPTIONS='$(TSAN_OPTIONS)' $(TSAN_WRAP)
 CTEST_ARGS ?= --output-on-failure --no-tests=error --timeout 600 -j $(JOBS)
+# The memcheck build is there for the tools tests (memcheck must see the
+# planted bugs); the fuzz build for its corpus and the timed run.
+CTEST_SELECT_memcheck = -L tools
+CTEST_SELECT_fuzz = -L fuzz
 
 # build + ctest of one preset, without the dependency check.
-$(addprefix check-,$(PRESETS)): check-%: build-%
-	cd $(BUILD_ROOT)/$* && $(RUN_ENV_$*) $(CTEST) $(CTEST_ARGS)
+$(addprefix check-,$(filter-out fuzz,$(PRESETS))): check-%: build-%
+	cd $(BUILD_ROOT)/$* && $(RUN_ENV_$*) $(CTEST) $(CTEST_ARGS) $(CTEST_SELECT_$*)
+
+# The fuzzer: replay the seed corpus, then fuzz for FUZZ_SECONDS.
+check-fuzz: build-fuzz
+	cd $(BUILD_ROOT)/fuzz && $(RUN_ENV_asan) $(CTEST) $(CTEST_ARGS) $(CTEST_SELECT_fuzz)
+	$(RUN_ENV_asan) tests/fuzz/run.sh $(BUILD_ROOT)/fuzz $(FUZZ_SECONDS)
 
 $(addprefix test-,$(PRESETS)): test-%: deps-test
 	$(MAKE) --no-print-directory check-$*
@@ -72,7 +84,13 @@ test: deps-test
 		echo "==== make test: $$p ===="; \
 		$(MAKE) --no-print-directory check-$$p; \
 	done; \
-	echo "==== make test: $(TEST_PRESETS) passed ===="
+	if command -v clang >/dev/null 2>&1; then \
+		echo "==== make test: fuzz ($(FUZZ_SECONDS) s) ===="; \
+		$(MAKE) --no-print-directory check-fuzz; \
+	else \
+		echo "==== make test: no clang, no fuzzing ===="; \
+	fi; \
+	echo "==== make test: passed ===="
 
 bench: deps-bench
 	scripts/bench.sh

@@ -79,17 +79,25 @@ static inline void zz_pool_release(zz_pool *pool, uint32_t idx)
     zz__pool_release_slow(pool, idx);
 }
 
-/* Checks and claims ptr for a free by `function`: its index, or a negative
- * error code, reported as a misuse. */
-static inline int64_t zz_pool_claim(zz_pool *pool, const void *ptr, const char *function)
+/* Checks and claims ptr for a free: its index, or a negative error code. */
+static inline int64_t zz_pool_claim_quiet(zz_pool *pool, const void *ptr)
 {
     uint64_t idx = zz__pool_index(pool, ptr);
     if (ZZ_UNLIKELY(idx >= pool->fl.end))
-        return zz__pool_misuse(pool, function, ptr, ZZ_EFOREIGN, 0, 0);
+        return ZZ_EFOREIGN;
     int rc = zz__freelist_claim(&pool->fl, (uint32_t)idx, pool->checked);
     if (ZZ_UNLIKELY(rc != 0))
-        return zz__pool_misuse(pool, function, ptr, rc, 0, 0);
+        return rc;
     return (int64_t)idx;
+}
+
+/* The same, for a free by `function`, reporting a refusal as a misuse. */
+static inline int64_t zz_pool_claim(zz_pool *pool, const void *ptr, const char *function)
+{
+    int64_t idx = zz_pool_claim_quiet(pool, ptr);
+    if (ZZ_UNLIKELY(idx < 0))
+        return zz__pool_misuse(pool, function, ptr, (int)idx, 0, 0);
+    return idx;
 }
 
 /* zz_pool_free for pools whose freed blocks need more work (retire_work). */
@@ -155,6 +163,12 @@ int zz_pool_alloc_bulk(zz_pool *pool, void **out, size_t n)
         return ZZ_EINVAL;
     if (n == 0)
         return 0;
+    /* A request that cannot be met takes nothing, so that the peak and the
+     * fresh frontier stay as they were: exact when nobody else runs. When
+     * others take blocks meanwhile, the loop below still gives back what it
+     * took. O(threads with a cache here). */
+    if (n > (size_t)(pool->fl.end - zz__pool_in_use(pool, NULL)))
+        return ZZ_ENOMEM;
     /* All or nothing, and out untouched on failure: the blocks taken so far
      * are chained through their own links (they are ours, and not yet
      * handed out, so a stray free of one is refused meanwhile); on failure
@@ -204,10 +218,12 @@ int zz_pool_free_bulk(zz_pool *pool, void *const *ptrs, size_t n)
     for (size_t i = 0; i < n; i++) {
         if (ptrs[i] == NULL)
             continue;
-        int64_t rc = zz_pool_claim(pool, ptrs[i], "zz_pool_free_bulk");
+        int64_t rc = zz_pool_claim_quiet(pool, ptrs[i]);
         if (rc < 0) {
+            /* Undone before the report: the handler sees the pool as the
+             * refused call leaves it. */
             zz_unclaim_all(pool, ptrs, i);
-            return (int)rc;
+            return zz__pool_misuse(pool, "zz_pool_free_bulk", ptrs[i], (int)rc, 0, 0);
         }
     }
     for (size_t i = 0; i < n; i++) {

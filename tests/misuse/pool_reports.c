@@ -106,6 +106,37 @@ static void test_handler_sees_foreign_and_double_frees(void **state)
     check_foreign_and_double(ZZ_POOL_NO_CACHE);
 }
 
+/* The handler of a refused bulk free sees the pool as the call leaves it:
+ * the claims made before the refusal are already undone (found by the
+ * fuzzer). */
+struct live_probe {
+    size_t live;
+};
+
+static void probe_live(void *ctx, const zz_pool_misuse *r)
+{
+    struct live_probe *lp = ctx;
+    lp->live = zz_pool_visit_live(r->pool, NULL, NULL);
+}
+
+static void test_bulk_refusal_reported_after_undo(void **state)
+{
+    (void)state;
+    struct live_probe lp = {0};
+    zz_pool *pool;
+    zz_pool_options o = {.size = 64, .capacity = 16, .on_misuse = probe_live, .misuse_ctx = &lp};
+    assert_int_equal(zz_pool_create(&pool, &o), 0);
+    void *p[4];
+    for (int i = 0; i < 4; i++)
+        p[i] = zz_pool_alloc(pool);
+    int local;
+    void *mix[] = {p[0], p[1], p[2], &local};
+    assert_int_equal(zz_pool_free_bulk(pool, mix, 4), ZZ_EFOREIGN);
+    assert_int_equal(lp.live, 4);
+    assert_int_equal(zz_pool_free_bulk(pool, p, 4), 0);
+    zz_pool_destroy(pool);
+}
+
 static void test_misuses_counted_without_handler(void **state)
 {
     (void)state;
@@ -566,6 +597,7 @@ static void test_guard_pages_on_any_backing(void **state)
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_handler_sees_foreign_and_double_frees),
     cmocka_unit_test(test_misuses_counted_without_handler),
+    cmocka_unit_test(test_bulk_refusal_reported_after_undo),
     cmocka_unit_test(test_write_after_free_reported),
     cmocka_unit_test(test_write_after_free_found_through_batches),
     cmocka_unit_test(test_clean_reuse_reports_nothing),

@@ -407,7 +407,33 @@ static void test_bulk_mixed_with_single(void **state)
         check_bulk_mixed(&configs[i]);
 }
 
+/* A bulk alloc that cannot be met changes nothing, the peak included
+ * (found by the fuzzer: the blocks it took for a moment raised the peak). */
+static void test_alloc_bulk_refused_keeps_peak(void **state)
+{
+    (void)state;
+    const unsigned flags[] = {0, ZZ_POOL_NO_CACHE, ZZ_POOL_CHECKED};
+    for (size_t f = 0; f < sizeof(flags) / sizeof(flags[0]); f++) {
+        zz_pool *pool = zz_test_pool_make(32, 0, 1024, flags[f], 16);
+        void *p[2048];
+        assert_int_equal(zz_pool_alloc_bulk(pool, p, 10), 0);
+        assert_int_equal(zz_pool_free_bulk(pool, p, 5), 0);
+        zz_pool_stats before = zz_test_stats(pool);
+        assert_int_equal(before.peak_in_use, 10);
+        assert_int_equal(zz_pool_alloc_bulk(pool, p + 10, 1024 - 4), ZZ_ENOMEM);
+        zz_pool_stats after = zz_test_stats(pool);
+        assert_int_equal(after.in_use, 5);
+        assert_int_equal(after.peak_in_use, 10);
+        zz_test_assert_valid(pool);
+        /* Exactly what is free can still be taken. */
+        assert_int_equal(zz_pool_alloc_bulk(pool, p + 10, 1024 - 5), 0);
+        assert_int_equal(zz_test_stats(pool).peak_in_use, 1024);
+        zz_pool_destroy(pool);
+    }
+}
+
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_alloc_bulk_refused_keeps_peak),
     cmocka_unit_test(test_alloc_bulk_all_or_nothing),
     cmocka_unit_test(test_alloc_bulk_counts_cached_blocks),
     cmocka_unit_test(test_bulk_zero_and_invalid),
