@@ -17,8 +17,8 @@ ZZ_EXTERN_C_BEGIN
     XX(ENOMEM, -2, "out of memory: the backing allocator or the pool is exhausted")                \
     XX(EFOREIGN, -3, "pointer is not the start of a block of this pool")                           \
     XX(EDOUBLEFREE, -4, "block is already free")                                                   \
-    XX(EBUSY, -5, "blocks of the pool are still in use")                                          \
-    XX(ECORRUPT, -6, "a free block was written: use after free, or an overflow into it")          \
+    XX(EBUSY, -5, "blocks of the pool are still in use")                                           \
+    XX(ECORRUPT, -6, "a free block was written: use after free, or an overflow into it")           \
     XX(ELEAK, -7, "blocks were still in use when the pool was destroyed")
 
 /** Error codes; success is 0. */
