@@ -7,10 +7,9 @@ byte (bits 0-4: an index into pf_op_table, bits 5-6: the pool slot 0-2)
 followed by that operation's argument bytes. Keep OPS and the argument
 layouts below in step with pool_fuzz.c.
 
-  python3 tests/fuzz/make_corpus.py [OUT_DIR] [--known-bugs DIR]
+  python3 tests/fuzz/make_corpus.py [OUT_DIR]
 
---known-bugs also writes the reproducers of bugs the fuzzer found and that
-were still open when this was written; they go into the corpus once fixed.
+Seeds named regress_* are the reproducers of bugs the fuzzer found.
 """
 import os
 import struct
@@ -244,16 +243,20 @@ def seeds():
 
 
 
-def known_bugs():
-    """Reproducers of bugs open when this was written (see the fuzz report)."""
+def regressions():
+    """Reproducers of bugs the fuzzer found, kept so that they stay fixed."""
     k = {}
-    # A refused alloc_bulk leaves peak_in_use raised: capacity 1, bulk of 5.
-    k["bulk_alloc_raises_peak"] = Program().create(size=8, cap=1, flags=NO_CACHE).alloc_bulk(5).b
-    # The free_bulk misuse report comes before the claims are undone: the
-    # handler sees the blocks listed before the culprit as not in use.
-    k["bulk_free_report_too_early"] = (Program().create(size=16, cap=8, flags=HANDLER)
-                                       .simple("alloc", times=3)
-                                       .free_bulk([(LIVE, 0), (STACK, 0)]).b)
+    # A refused alloc_bulk took blocks and gave them back, leaving
+    # peak_in_use raised to the capacity: capacity 1, bulk of 5.
+    k["regress_bulk_alloc_raises_peak"] = (Program().create(size=8, cap=1, flags=NO_CACHE)
+                                           .alloc_bulk(5).b)
+    k["regress_bulk_alloc_raises_peak_cached"] = (Program().create(size=8, cap=40, flags=CHECKED)
+                                                  .simple("alloc", times=3).alloc_bulk(45).b)
+    # The free_bulk misuse report came before the claims were undone: the
+    # handler saw the blocks listed before the culprit as not in use.
+    k["regress_bulk_free_report_too_early"] = (Program().create(size=16, cap=8, flags=HANDLER)
+                                               .simple("alloc", times=3)
+                                               .free_bulk([(LIVE, 0), (STACK, 0)]).b)
     return k
 
 
@@ -267,18 +270,10 @@ def write(out, items):
 
 def main(argv):
     here = os.path.dirname(os.path.abspath(__file__))
-    out = os.path.join(here, "corpus")
-    known = None
-    args = list(argv)
-    while args:
-        a = args.pop(0)
-        if a == "--known-bugs":
-            known = args.pop(0)
-        else:
-            out = a
-    write(out, seeds())
-    if known:
-        write(known, known_bugs())
+    out = argv[0] if argv else os.path.join(here, "corpus")
+    items = seeds()
+    items.update(regressions())
+    write(out, items)
 
 
 if __name__ == "__main__":

@@ -19,9 +19,8 @@
  * touched after it is freed: the ASan build of the library poisons it.
  *
  * tests/fuzz/make_corpus.py writes programs in this encoding; keep the two
- * in step (the operation table below and its OP_* values). In the
- * environment, POOL_FUZZ_TRACE=1 prints each step, and POOL_FUZZ_KNOWN
- * names known bugs to look past (see pf_known); CTest sets neither.
+ * in step (the operation table below and its OP_* values).
+ * POOL_FUZZ_TRACE=1 in the environment prints each step.
  */
 #include <stdarg.h>
 #include <stdbool.h>
@@ -86,24 +85,6 @@ static void pf_fail(const char *file, int line, const char *cond, const char *fm
         if (!(cond))                                                                               \
             pf_fail(__FILE__, __LINE__, #cond, __VA_ARGS__);                                       \
     } while (0)
-
-/* Known bugs to look past, named in the environment (POOL_FUZZ_KNOWN=
- * "bulk-peak,bulk-report"), so that a long run can find others meanwhile.
- * Unset, as in CTest, every check is strict. */
-static bool pf_known(const char *name)
-{
-    static const char *known;
-    if (known == NULL) {
-        known = getenv("POOL_FUZZ_KNOWN");
-        known = known != NULL ? known : "";
-    }
-    size_t len = strlen(name);
-    for (const char *p = known; (p = strstr(p, name)) != NULL; p += len) {
-        if ((p == known || p[-1] == ',') && (p[len] == '\0' || p[len] == ','))
-            return true;
-    }
-    return false;
-}
 
 /* POOL_FUZZ_TRACE=1 in the environment: one line per step on stderr, to
  * read what a seed or a crash file does. */
@@ -391,12 +372,10 @@ static void pf_on_misuse(void *ctx, const zz_pool_misuse *r)
     PF_CHECK(s.in_use == m->in_use, "in the handler, in_use %zu, want %zu", s.in_use, m->in_use);
     PF_CHECK(s.misuses == m->misuses || s.misuses == m->misuses + 1,
              "in the handler, misuses %zu, want %zu or one more", s.misuses, m->misuses);
-    if (!(pf_known("bulk-report") && strcmp(r->function, "zz_pool_free_bulk") == 0)) {
-        size_t visited = 0;
-        size_t n = zz_pool_visit_live(m->pool, pf_visit_count, &visited);
-        PF_CHECK(n == m->in_use && visited == n,
-                 "in the handler, visit_live %zu (%zu visits), want %zu", n, visited, m->in_use);
-    }
+    size_t visited = 0;
+    size_t n = zz_pool_visit_live(m->pool, pf_visit_count, &visited);
+    PF_CHECK(n == m->in_use && visited == n,
+             "in the handler, visit_live %zu (%zu visits), want %zu", n, visited, m->in_use);
     pf_check_format(r);
 }
 
@@ -912,16 +891,6 @@ static void pf_alloc_bulk(struct pf_pool *m, struct pf_in *in)
     int rc = zz_pool_alloc_bulk(m->pool, out, n);
     PF_CHECK(rc == want, "alloc_bulk(%u) with %zu of %zu in use: %s, want %s", n, m->in_use,
              m->capacity, pf_err(rc), pf_err(want));
-    if (rc != 0 && pf_known("bulk-peak")) {
-        /* A refused bulk alloc that takes and returns blocks raises
-         * peak_in_use; looked past on request, up to the capacity. */
-        zz_pool_stats s;
-        zz_pool_stats_get(m->pool, &s);
-        PF_CHECK(s.peak_in_use >= m->peak && s.peak_in_use <= m->capacity,
-                 "after a refused alloc_bulk, peak_in_use %zu (model %zu, capacity %zu)",
-                 s.peak_in_use, m->peak, m->capacity);
-        m->peak = s.peak_in_use;
-    }
     for (unsigned i = 0; i <= PF_ALLOC_BULK_MAX; i++) {
         if (rc == 0 && i < n)
             pf_block_out(m, out[i], m->stride, m->stride, m->block_align);

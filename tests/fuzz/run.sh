@@ -7,7 +7,6 @@
 # (never written); crash files go to BUILD_DIR/fuzz-run/artifacts; the whole
 # log is BUILD_DIR/fuzz-run/pool_fuzz.log. One process: fine on two cores.
 # Prints one summary line; exits non-zero on any crash, leak or timeout.
-# POOL_FUZZ_KNOWN (see pool_fuzz.c) passes through to look past known bugs.
 set -eu
 
 if [ $# -lt 2 ]; then
