@@ -561,7 +561,9 @@ def workloads_text(a):
         "replaces a random one per step (free it, allocate a new one, write to it). "
         "Operations per second, all threads together." % (a.threads, 64),
         "- **W4 producer/consumer** (2 threads): one thread allocates and passes objects "
-        "through a bounded single-producer/single-consumer ring (1024 slots, C11 atomics); "
+        "through a bounded single-producer/single-consumer ring (1024 slots, C11 atomics, "
+        "each side publishing its index once per 32 objects, so that the ring is not the "
+        "bottleneck); "
         "the other writes to each and frees it. Objects per second.",
         "- **W5 oversubscribed**: W3 with %d threads on %s cores; W5/W3 is the share of W3's "
         "throughput that survives oversubscription." % (a.oversub_threads, os.cpu_count()),

@@ -22,6 +22,8 @@
 
 /* Steps between two looks at the stop flag. */
 #define STOP_POLL 64u
+/* W4: objects a side of the ring passes before it publishes its index (sync.h). */
+#define ZZB_RING_BATCH 32u
 
 typedef struct run_shared {
     const zzb_candidate *c;
@@ -132,6 +134,7 @@ static void *w4_producer(void *arg)
     /* NULL tells the consumer to finish; it must get through even after a failure. */
     while (!zzb_ring_push(&w->sh->ring, NULL))
         sched_yield();
+    zzb_ring_publish_head(&w->sh->ring);
     w->end = zzb_now();
     w->cpu = zzb_thread_cpu() - w->cpu;
     if (ctx != NULL)
@@ -302,6 +305,7 @@ int zzb_w4_prodcons(const zzb_candidate *c, const zzb_opts *o, zzb_result *r)
     }
     sh->ring.slots = zzb_map(slots_bytes);
     sh->ring.mask = (uint32_t)(o->ring - 1);
+    sh->ring.batch = (uint32_t)(o->ring / 2 < ZZB_RING_BATCH ? o->ring / 2 : ZZB_RING_BATCH);
     if (sh->ring.slots == NULL) {
         snprintf(r->why, sizeof(r->why), "mmap failed");
         rc = -1;
