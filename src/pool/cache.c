@@ -224,10 +224,13 @@ static uint32_t zz_take_shared(struct zz_pool *pool, zz_atomic_u32 *out, uint32_
          * block), now, all at once, rather than one miss per allocation.
          * The next allocations' misses overlap, where a cold block written
          * right after each allocation stalls the next one's locked refill.
-         * Measured, W2's second pass: 51 to 39 ns per allocation. */
+         * Measured, W2's second pass: 51 to 39 ns per allocation. The
+         * blocks are fetched to be read, not owned: in a producer/consumer
+         * pipeline the consumer writes them, and a line taken exclusive
+         * here would only have to travel back (W4: about 15% slower). */
         for (uint32_t i = 0; i < n; i++) {
             uint32_t idx = zz_atomic_load_relaxed_u32(&out[i]); /* relaxed: ours */
-            __builtin_prefetch(zz__pool_block(pool, idx), 1);
+            __builtin_prefetch(zz__pool_block(pool, idx), 0);
             __builtin_prefetch((const void *)&pool->fl.links[idx], 1);
         }
     }
@@ -239,6 +242,18 @@ static uint32_t zz_take_shared(struct zz_pool *pool, zz_atomic_u32 *out, uint32_
     if (n > 0 && zz__freelist_beyond_hwm(&pool->fl, top))
         zz__freelist_raise_hwm(&pool->fl, top);
     return n;
+}
+
+/* Blocks moved between the shared list and cache c (d in two's complement,
+ * count moved by the same): c's net stays. The owner also moves its
+ * low_mark, which is counted in entries, so that its tokens stay; a reclaim
+ * leaves it, and the owner loses the tokens (cache.h). */
+static void zz_cache_moved(struct zz_cache *c, uint32_t d, bool owner)
+{
+    zz__cache_move_base(c, d);
+    /* Relaxed: a statistic; an RMW, as others may raise it meanwhile. */
+    if (owner)
+        zz_atomic_fetch_add_relaxed_u32(&c->low_mark, d);
 }
 
 /* Fills an empty cache from the shared list: half its size in blocks, or
@@ -256,6 +271,7 @@ static uint32_t zz_cache_refill(struct zz_pool *pool, struct zz_cache *c)
         zz_atomic_store_relaxed_u32(&c->entries[i], zz_atomic_load_relaxed_u32(&c->entries[j]));
         zz_atomic_store_relaxed_u32(&c->entries[j], a);
     }
+    zz_cache_moved(c, n, true);
     return n;
 }
 
@@ -273,19 +289,22 @@ static uint32_t zz_cache_spill(struct zz_pool *pool, struct zz_cache *c, uint32_
     uint32_t k = n / 2 > 0 ? n / 2 : 1;
     /* Relaxed: our own cache, inside our own operation; entries[n-k, n)
      * stay as they are until we store to them again. */
-    zz_atomic_store_relaxed_u32(&c->count, n - k);
+    zz__cache_set_count(c, n - k);
+    zz_cache_moved(c, -k, true);
     zz_push_entries(pool, &c->entries[n - k], k);
     return n - k;
 }
 
-/* Empties a cache that is ours (or held by a reclaim) into the shared list. */
-static void zz_cache_empty(struct zz_pool *pool, struct zz_cache *c)
+/* Empties a cache that is ours (owner) or held by a reclaim into the
+ * shared list. */
+static void zz_cache_empty(struct zz_pool *pool, struct zz_cache *c, bool owner)
 {
     /* Relaxed: see the callers; count goes first, as in zz_cache_spill. The
      * entries stay readable: nobody else adds to this cache meanwhile. */
-    uint32_t n = zz_atomic_load_relaxed_u32(&c->count);
+    uint32_t n = zz__cache_count(c);
     if (n > 0) {
-        zz_atomic_store_relaxed_u32(&c->count, 0);
+        zz__cache_set_count(c, 0);
+        zz_cache_moved(c, -n, owner);
         zz_push_entries(pool, c->entries, n);
     }
 }
@@ -324,7 +343,7 @@ static bool zz_caches_busy(struct zz_pool *pool)
         struct zz_cache *c = zz__cache_at(pool, s);
         /* Acquire pairs with the owner's release in zz__cache_leave: if the
          * operation is over, its count is visible. Relaxed count: read after. */
-        if (zz_atomic_load_acquire_u32(&c->active) || zz_atomic_load_relaxed_u32(&c->count))
+        if (zz_atomic_load_acquire_u32(&c->active) || zz__cache_count(c))
             return true;
     }
     return false;
@@ -352,7 +371,7 @@ static void zz_caches_take_all(struct zz_pool *pool)
         while (zz_atomic_load_acquire_u32(&c->active) && zz__thread_slot_is_live(s))
             sched_yield();
         /* The owner is kept out until `steal` is released below. */
-        zz_cache_empty(pool, c);
+        zz_cache_empty(pool, c, false);
     }
     for (uint64_t u = used; u != 0; u &= u - 1) {
         /* Release pairs with the acquire in zz__cache_enter. */
@@ -407,13 +426,14 @@ void *zz__pool_alloc_slow(struct zz_pool *pool)
         struct zz_cache *c = zz__cache_at(pool, slot);
         if (zz__cache_enter(c)) {
             /* Relaxed: our own cache, inside our own operation. */
-            uint32_t n = zz_atomic_load_relaxed_u32(&c->count);
+            uint32_t n = zz__cache_count(c);
             if (n == 0)
                 n = zz_cache_refill(pool, c);
             if (n > 0) {
                 uint32_t idx = zz__cache_take(c, n);
                 zz__cache_leave(c);
-                zz__cache_count_alloc(pool, c);
+                if (zz__cache_peak_due(c, n - 1))
+                    zz__pool_peak_check(pool, c);
                 return zz_block_taken(pool, idx);
             }
         }
@@ -423,18 +443,16 @@ void *zz__pool_alloc_slow(struct zz_pool *pool)
     if (p == NULL)
         p = zz_alloc_reclaim(pool);
     if (p != NULL && pool->ncaches > 0) {
-        if (slot != ZZ_SLOT_NONE) {
-            zz__cache_count_alloc(pool, zz__cache_at(pool, slot));
-        } else {
-            /* Relaxed: a statistic. */
-            zz_atomic_fetch_add_relaxed_u32(&pool->uncached_net, 1);
-            zz__pool_peak_check(pool, NULL);
-        }
+        /* Past any cache (ours, if we have one, may be held by a reclaim,
+         * which writes its base): counted with the uncached. Relaxed: a
+         * statistic. */
+        zz_atomic_fetch_add_relaxed_u32(&pool->uncached_net, 1);
+        zz__pool_peak_check(pool, NULL);
     }
     return p;
 }
 
-void zz__pool_release_slow(struct zz_pool *pool, uint32_t idx)
+int zz__pool_release_slow(struct zz_pool *pool, uint32_t idx)
 {
     zz_atomic_u32 one = ZZ_ATOMIC_INIT(idx);
     uint32_t slot = zz_slot_for(pool);
@@ -442,47 +460,68 @@ void zz__pool_release_slow(struct zz_pool *pool, uint32_t idx)
         struct zz_cache *c = zz__cache_at(pool, slot);
         if (zz__cache_enter(c)) {
             /* Relaxed: our own cache, inside our own operation. */
-            uint32_t n = zz_atomic_load_relaxed_u32(&c->count);
+            uint32_t n = zz__cache_count(c);
             if (n >= pool->cache_cap)
                 n = zz_cache_spill(pool, c, n);
             zz__cache_put(c, n, idx);
             zz__cache_leave(c);
-            zz__cache_count_free(c);
-            return;
+            return 0;
         }
         zz__cache_leave(c);
     }
     zz__freelist_push_chain_mpmc(&pool->fl, &one, 1);
     zz__pool_count_frees(pool, 1);
+    return 0;
 }
 
 void zz__pool_count_frees(struct zz_pool *pool, uint32_t n)
 {
     if (pool->ncaches == 0)
         return; /* the shared list's counters say it all */
-    uint32_t slot = zz__tls_slot;
-    if (slot < pool->ncaches) {
-        struct zz_cache *c = zz__cache_at(pool, slot);
-        /* Relaxed: the owner's own statistic. */
-        zz_atomic_store_relaxed_u32(&c->net, zz_atomic_load_relaxed_u32(&c->net) - n);
-    } else {
-        zz_atomic_fetch_add_relaxed_u32(&pool->uncached_net,
-                                        (uint32_t)-n); /* relaxed: a statistic */
+    /* Past any cache, as in zz__pool_alloc_slow. Relaxed: a statistic. */
+    zz_atomic_fetch_add_relaxed_u32(&pool->uncached_net, (uint32_t)-n);
+}
+
+/* Tokens cache o holds: allocations it may still make without a look. */
+static uint32_t zz_cache_tokens(const struct zz_cache *o)
+{
+    /* Relaxed: statistics (cache.h). */
+    int32_t t = (int32_t)(zz__cache_count(o) - zz_atomic_load_relaxed_u32(&o->low_mark) - 1u);
+    return t > 0 ? (uint32_t)t : 0;
+}
+
+/* Takes back every token of the used caches other than c: each then looks
+ * at its next allocation. */
+static void zz_caches_take_tokens(struct zz_pool *pool, const struct zz_cache *c)
+{
+    /* Relaxed, all: statistics (cache.h). */
+    uint64_t used = zz_atomic_load_relaxed_u64(&pool->cache_used);
+    for (; used != 0; used &= used - 1) {
+        struct zz_cache *o = zz__cache_at(pool, (uint32_t)__builtin_ctzll(used));
+        if (o == c)
+            continue;
+        uint32_t mark = zz_atomic_load_relaxed_u32(&o->low_mark);
+        uint32_t want = zz__cache_count(o) - 1u;
+        while ((int32_t)(want - mark) > 0 &&
+               !zz_atomic_cas_weak_relaxed_u32(&o->low_mark, &mark, want)) {
+        }
     }
 }
 
 void zz__pool_peak_check(struct zz_pool *pool, struct zz_cache *c)
 {
-    /* Relaxed, all: statistics; see zz__cache_count_alloc. */
-    uint32_t sum = zz_atomic_load_relaxed_u32(&pool->uncached_net);
+    /* Relaxed, all: statistics; see cache.h. */
+    uint32_t sum = zz_atomic_load_relaxed_u32(&pool->uncached_net), others = 0;
     uint64_t used = zz_atomic_load_relaxed_u64(&pool->cache_used);
     /* The only user so far: nobody else writes the peak, so a plain store
      * does, without the locked CAS that would wait for the caller's stores
-     * to fresh blocks (a pool filling up checks on every allocation). */
+     * to fresh blocks (a pool filling up looks on every allocation). */
     bool alone = c != NULL && sum == 0 && zz__tls_slot < 64 && used == (uint64_t)1 << zz__tls_slot;
-    for (; used != 0; used &= used - 1)
-        sum +=
-            zz_atomic_load_relaxed_u32(&zz__cache_at(pool, (uint32_t)__builtin_ctzll(used))->net);
+    for (; used != 0; used &= used - 1) {
+        const struct zz_cache *o = zz__cache_at(pool, (uint32_t)__builtin_ctzll(used));
+        sum += zz_atomic_load_relaxed_u32(&o->base) - zz__cache_count(o);
+        others += o == c ? 0 : zz_cache_tokens(o);
+    }
     /* Nets read one after another while their owners run may add up to
      * more than ever was in use at once; never more than the pool holds. */
     if ((int32_t)sum > (int32_t)pool->fl.end)
@@ -494,10 +533,16 @@ void zz__pool_peak_check(struct zz_pool *pool, struct zz_cache *c)
            !zz_atomic_cas_weak_relaxed_u32(&pool->peak, &peak, sum)) {
     }
     peak = (int32_t)sum > (int32_t)peak ? sum : peak;
+    uint32_t headroom = (int32_t)(peak - sum) > 0 ? peak - sum : 0;
+    if (others > headroom) {
+        zz_caches_take_tokens(pool, c);
+        others = 0;
+    }
     if (c != NULL) {
-        /* Next look when our net alone would carry the sum past the peak. */
-        uint32_t net = zz_atomic_load_relaxed_u32(&c->net);
-        zz_atomic_store_relaxed_u32(&c->next_high, net + (peak - sum) + 1u);
+        /* Our tokens: the headroom nobody else holds; we look again when
+         * our count has fallen by one more than that. */
+        uint32_t count = zz__cache_count(c);
+        zz_atomic_store_relaxed_u32(&c->low_mark, count - (headroom - others) - 1u);
     }
 }
 
@@ -511,7 +556,7 @@ int zz_pool_flush(zz_pool *pool)
         return 0;
     struct zz_cache *c = zz__cache_at(pool, slot);
     if (zz__cache_enter(c))
-        zz_cache_empty(pool, c);
+        zz_cache_empty(pool, c, true);
     /* If a reclaim held the cache, it has emptied it (or is about to). */
     zz__cache_leave(c);
     return 0;
@@ -523,8 +568,7 @@ uint32_t zz__pool_in_use(const struct zz_pool *pool, uint32_t *cached_out)
     /* Relaxed, all: statistics, exact at quiescence. */
     uint64_t used = zz_atomic_load_relaxed_u64(&pool->cache_used);
     for (; used != 0; used &= used - 1)
-        cached +=
-            zz_atomic_load_relaxed_u32(&zz__cache_at(pool, (uint32_t)__builtin_ctzll(used))->count);
+        cached += zz__cache_count(zz__cache_at(pool, (uint32_t)__builtin_ctzll(used)));
     uint32_t out = zz__freelist_taken(&pool->fl); /* blocks off the shared list */
     if (cached > out)
         cached = out;

@@ -32,9 +32,9 @@
 struct zz_cache {
     zz_atomic_u32 active;    /* owner: 1 during an operation */
     zz_atomic_u32 steal;     /* reclaimer: 1 while it wants the cache */
-    zz_atomic_u32 count;     /* entries in use */
-    zz_atomic_u32 net;       /* owner's allocs - frees, as int32: sum of all = in_use */
-    zz_atomic_u32 next_high; /* owner's net at which the pool's peak may grow */
+    zz_atomic_u32 fill;      /* 0: never used in this pool; else 1 + entries in use */
+    zz_atomic_u32 low_mark;  /* owner: look at the peak once count is this or less (int32) */
+    zz_atomic_u32 base;      /* blocks moved in from the shared list, net (see below) */
     zz_atomic_u32 entries[]; /* cache_cap block indices, the newest last */
 };
 
@@ -64,12 +64,44 @@ static inline void zz__cache_leave(struct zz_cache *c)
     zz_atomic_store_release_u32(&c->active, 0);
 }
 
+/*
+ * `fill` is the entry count plus one, so that the zeros of a fresh pool's
+ * memory mean "never used here": the fast paths, which read only fill,
+ * send such a cache to the slow path, which marks it used in the pool
+ * (cache.c) before it first holds a block, and the count of a used cache
+ * can be zero without costing its free a slow path. Relaxed, all: the
+ * owner's own field inside its operation; others read it (statistics) or
+ * write it while they hold the cache (a reclaim).
+ */
+static inline uint32_t zz__cache_count(const struct zz_cache *c)
+{
+    uint32_t f = zz_atomic_load_relaxed_u32(&c->fill);
+    return f > 0 ? f - 1u : 0;
+}
+
+static inline void zz__cache_set_count(struct zz_cache *c, uint32_t n)
+{
+    zz_atomic_store_relaxed_u32(&c->fill, n + 1u);
+}
+
+/* The fast paths' tests of a fill: a used cache holding a block to take,
+ * and a used cache with room for one more. One compare each. */
+static inline bool zz__cache_fill_can_take(uint32_t fill)
+{
+    return fill > 1u;
+}
+
+static inline bool zz__cache_fill_has_room(const struct zz_pool *pool, uint32_t fill)
+{
+    return fill - 1u < pool->cache_cap;
+}
+
 /* Takes the newest of the n > 0 entries of the caller's own cache, inside
  * its operation. Relaxed: the cache is the owner's while it is inside. */
 static inline uint32_t zz__cache_take(struct zz_cache *c, uint32_t n)
 {
-    uint32_t idx = zz_atomic_load_relaxed_u32(&c->entries[n - 1]);
-    zz_atomic_store_relaxed_u32(&c->count, n - 1);
+    uint32_t idx = zz_atomic_load_relaxed_u32(&c->entries[(size_t)n - 1]);
+    zz__cache_set_count(c, n - 1);
     return idx;
 }
 
@@ -77,48 +109,64 @@ static inline uint32_t zz__cache_take(struct zz_cache *c, uint32_t n)
  * inside its operation. Relaxed: as above. */
 static inline void zz__cache_put(struct zz_cache *c, uint32_t n, uint32_t idx)
 {
-    zz_atomic_store_relaxed_u32(&c->entries[n], idx);
-    zz_atomic_store_relaxed_u32(&c->count, n + 1);
+    zz_atomic_store_relaxed_u32(&c->entries[(size_t)n], idx);
+    zz__cache_set_count(c, n + 1);
 }
-
-/* Called when an owner's net reached next_high: the sum of all nets (the
- * pool's in_use) may be a new peak. */
-void zz__pool_peak_check(struct zz_pool *pool, struct zz_cache *c);
 
 /*
- * Peak bookkeeping, owner only. The pool's peak is the largest sum of nets
- * seen; a thread recomputes that sum only when its own net reaches a
- * threshold set, at its last look, to where the sum would pass the peak if
- * the others had not moved. One thread alone thus keeps an exact peak at
- * the cost of a compare; threads that hand blocks to each other look now
- * and then. Relaxed, all: statistics, and only the owner writes these.
+ * Peak bookkeeping. A slot's share of in_use is its net, base - count:
+ * taking a block from the cache raises it, putting one back lowers it, and
+ * moving blocks between the cache and the shared list moves base and count
+ * together, leaving it as it was. The pool's peak is the largest sum of
+ * nets seen; summing them on every allocation would touch every cache, so
+ * each cache holds tokens instead: allocations it may make without looking,
+ * count - low_mark - 1 of them. An allocation spends one (count falls), a
+ * free earns one (count rises), and an allocation that finds none left
+ * looks: it adds the nets up, raises the peak if the sum passed it, and
+ * takes as tokens the headroom under the peak that no other cache holds.
+ * When other caches hold more than the headroom (a consumer that only
+ * frees earns without end), it first takes theirs back, raising their
+ * low_mark. So the tokens of all caches together never exceed peak - in_use,
+ * and in_use cannot pass the peak without somebody looking: the peak is
+ * exact whenever operations do not overlap, whichever threads take turns,
+ * and the fast paths pay one compare in alloc and nothing in free. Under
+ * real concurrency the sums are read while others move, and the peak is
+ * then only close.
+ *
+ * Writers: count and base, by the owner inside its operation or by a
+ * reclaim that holds the cache (the handshake keeps them apart); low_mark,
+ * by the owner, and raised by others taking tokens back, always with
+ * read-modify-writes except for the owner's store after its own look. A
+ * reclaim that empties a cache lowers count and base together, which only
+ * costs the owner tokens. Relaxed, all: statistics.
  */
-static inline bool zz__cache_count_alloc_due(struct zz_cache *c)
+static inline bool zz__cache_peak_due(const struct zz_cache *c, uint32_t count)
 {
-    uint32_t net = zz_atomic_load_relaxed_u32(&c->net) + 1u;
-    zz_atomic_store_relaxed_u32(&c->net, net);
-    return (int32_t)(net - zz_atomic_load_relaxed_u32(&c->next_high)) >= 0;
+    return (int32_t)count <= (int32_t)zz_atomic_load_relaxed_u32(&c->low_mark);
 }
 
-static inline void zz__cache_count_alloc(struct zz_pool *pool, struct zz_cache *c)
+/* Moves d blocks (two's complement) between the shared list and the
+ * cache, whose count moves by d too: its net stays as it was. Inside the
+ * owner's operation, or by a reclaim holding the cache. */
+static inline void zz__cache_move_base(struct zz_cache *c, uint32_t d)
 {
-    if (ZZ_UNLIKELY(zz__cache_count_alloc_due(c)))
-        zz__pool_peak_check(pool, c);
+    zz_atomic_store_relaxed_u32(&c->base, zz_atomic_load_relaxed_u32(&c->base) + d);
 }
+
+/* Called when the owner's count fell to low_mark: the sum of all nets (the
+ * pool's in_use) may be a new peak. c may be NULL for a thread without a
+ * cache here. */
+void zz__pool_peak_check(struct zz_pool *pool, struct zz_cache *c);
 
 /* zz__pool_peak_check, then returns p: the alloc fast path's tail call. */
 void *zz__pool_peak_check_then(struct zz_pool *pool, struct zz_cache *c, void *p);
 
-static inline void zz__cache_count_free(struct zz_cache *c)
-{
-    zz_atomic_store_relaxed_u32(&c->net, zz_atomic_load_relaxed_u32(&c->net) - 1u);
-}
-
 /* The slow paths, in cache.c: taken when the cache is empty or full, the
  * thread has no slot yet, caching is off, or a reclaim is under way. */
 void *zz__pool_alloc_slow(struct zz_pool *pool);
-/* Gives back block idx, already claimed (zz__freelist_claim). */
-void zz__pool_release_slow(struct zz_pool *pool, uint32_t idx);
+/* Gives back block idx, already claimed (zz__link_claim); returns 0,
+ * so that the free fast path can end in a tail call. */
+int zz__pool_release_slow(struct zz_pool *pool, uint32_t idx);
 /* zz_batch_reader for the validator: the members of a batch node. */
 uint32_t zz__pool_batch_members(const void *ctx, uint32_t head, uint32_t *out);
 /* Counts n frees of the calling thread that bypassed the release paths. */

@@ -82,8 +82,9 @@ struct zz_freelist {
     /* One cache line, written by every operation. `pushes` and `hwm` sit
      * beside the head because whoever writes them has just won a CAS on the
      * head and so holds the line; `links` and `end` are read-only but every
-     * operation reads them together with the head, so they cost no extra
-     * line. The owner (struct zz_pool) starts its next field on a new line. */
+     * list operation reads them together with the head, so they cost no
+     * extra line. The owner (struct zz_pool) starts its next field on a new
+     * line, and keeps copies of both for code that does not touch the head. */
     _Alignas(ZZ_CACHE_LINE) zz_atomic_u64 head;
     zz_atomic_u32 pushes;
     zz_atomic_u32 hwm;
@@ -250,15 +251,15 @@ static inline uint32_t zz__freelist_pop_batch_mpmc(struct zz_freelist *fl, zz_at
 }
 
 /*
- * Claims block idx (below end) for a free: its link goes from ZZ_LINK_IN_USE
- * to ZZ_LINK_CACHED. ZZ_EDOUBLEFREE, with nothing changed, when the block is
- * not in use. With exclusive=false the check is one load and catches every
- * double free that does not race with the first free; with exclusive=true a
- * CAS claims the link, so of two racing frees exactly one succeeds.
+ * Claims block idx (below end) for a free, given the list's links: its link goes from
+ * ZZ_LINK_IN_USE to ZZ_LINK_CACHED. ZZ_EDOUBLEFREE, with nothing changed, when the block is not in
+ * use. With exclusive=false the check is one load and catches every double free that does not race
+ * with the first free; with exclusive=true a CAS claims the link, so of two racing frees exactly
+ * one succeeds.
  */
-static inline int zz__freelist_claim(struct zz_freelist *fl, uint32_t idx, bool exclusive)
+static inline int zz__link_claim(zz_atomic_u32 *links, uint32_t idx, bool exclusive)
 {
-    zz_atomic_u32 *link = &fl->links[idx];
+    zz_atomic_u32 *link = &links[idx];
     if (ZZ_UNLIKELY(exclusive)) {
         uint32_t expected = ZZ_LINK_IN_USE;
         /* Relaxed: the CAS only decides which free owns the block; the

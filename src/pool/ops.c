@@ -12,7 +12,7 @@
  * Out of line and called last, so the usual path needs no stack frame. */
 static ZZ_NOINLINE void *zz_pool_alloc_beyond_hwm(zz_pool *pool, uint32_t idx)
 {
-    if (idx == pool->fl.end)
+    if (idx == pool->end)
         return NULL;
     zz__freelist_raise_hwm(&pool->fl, idx);
     return zz__pool_block(pool, idx);
@@ -27,16 +27,17 @@ void *zz_pool_alloc(zz_pool *pool)
         struct zz_cache *c = zz__cache_at(pool, slot);
         if (ZZ_LIKELY(zz__cache_enter(c))) {
             /* Relaxed, all: the cache is ours while we are inside it. */
-            uint32_t n = zz_atomic_load_relaxed_u32(&c->count);
-            if (ZZ_LIKELY(n != 0)) {
+            uint32_t fill = zz_atomic_load_relaxed_u32(&c->fill);
+            if (ZZ_LIKELY(zz__cache_fill_can_take(fill))) {
+                uint32_t n = fill - 1u;
                 uint32_t idx = zz__cache_take(c, n);
                 zz__cache_leave(c);
                 /* Relaxed: the block is ours; see zz__freelist_pop_mpmc. */
-                zz_atomic_store_relaxed_u32(&pool->fl.links[idx], ZZ_LINK_IN_USE);
+                zz_atomic_store_relaxed_u32(&pool->links[idx], ZZ_LINK_IN_USE);
                 void *p = zz__pool_block(pool, idx);
                 /* Last, so that the rare peak check is a tail call and the
                  * usual path needs no stack frame. */
-                if (ZZ_UNLIKELY(zz__cache_count_alloc_due(c)))
+                if (ZZ_UNLIKELY(zz__cache_peak_due(c, n - 1)))
                     return zz__pool_peak_check_then(pool, c, p);
                 return p;
             }
@@ -52,21 +53,19 @@ void *zz_pool_alloc(zz_pool *pool)
     return zz__pool_alloc_slow(pool);
 }
 
-/* Gives back a block already claimed: into our cache while it has room. */
-static inline void zz_pool_release(zz_pool *pool, uint32_t idx)
+/* Gives back a block already claimed: into our cache while it has room.
+ * Returns 0, for the callers' tail calls. */
+static inline int zz_pool_release(zz_pool *pool, uint32_t idx)
 {
     uint32_t slot = zz__tls_slot;
     if (ZZ_LIKELY(slot < pool->fast_slots)) {
         struct zz_cache *c = zz__cache_at(pool, slot);
         if (ZZ_LIKELY(zz__cache_enter(c))) {
-            uint32_t n = zz_atomic_load_relaxed_u32(&c->count); /* relaxed: ours */
-            /* 1 <= n < cap in one compare; an empty cache goes the slow way
-             * once, which marks it used (see cache.c). */
-            if (ZZ_LIKELY(n - 1u < pool->cache_cap - 1u)) {
-                zz__cache_put(c, n, idx);
+            uint32_t fill = zz_atomic_load_relaxed_u32(&c->fill); /* relaxed: ours */
+            if (ZZ_LIKELY(zz__cache_fill_has_room(pool, fill))) {
+                zz__cache_put(c, fill - 1u, idx);
                 zz__cache_leave(c);
-                zz__cache_count_free(c);
-                return;
+                return 0;
             }
         }
         zz__cache_leave(c);
@@ -74,18 +73,18 @@ static inline void zz_pool_release(zz_pool *pool, uint32_t idx)
         /* A pool without caches: straight to the shared list. */
         zz_atomic_u32 one = ZZ_ATOMIC_INIT(idx);
         zz__freelist_push_chain_mpmc(&pool->fl, &one, 1);
-        return;
+        return 0;
     }
-    zz__pool_release_slow(pool, idx);
+    return zz__pool_release_slow(pool, idx);
 }
 
 /* Checks and claims ptr for a free: its index, or a negative error code. */
 static inline int64_t zz_pool_claim_quiet(zz_pool *pool, const void *ptr)
 {
     uint64_t idx = zz__pool_index(pool, ptr);
-    if (ZZ_UNLIKELY(idx >= pool->fl.end))
+    if (ZZ_UNLIKELY(idx >= pool->end))
         return ZZ_EFOREIGN;
-    int rc = zz__freelist_claim(&pool->fl, (uint32_t)idx, pool->checked);
+    int rc = zz__link_claim(pool->links, (uint32_t)idx, pool->checked);
     if (ZZ_UNLIKELY(rc != 0))
         return rc;
     return (int64_t)idx;
@@ -100,33 +99,62 @@ static inline int64_t zz_pool_claim(zz_pool *pool, const void *ptr, const char *
     return idx;
 }
 
-/* zz_pool_free for pools whose freed blocks need more work (retire_work). */
+/* zz_pool_free of a pointer that is no block start here: NULL, or a misuse. */
+static ZZ_NOINLINE int zz_pool_free_unknown(zz_pool *pool, void *ptr)
+{
+    if (ptr == NULL)
+        return 0;
+    return zz__pool_misuse(pool, "zz_pool_free", ptr, ZZ_EFOREIGN, 0, 0);
+}
+
+/* zz_pool_free off the cache fast path: a pool without caches, a thread
+ * without one yet, or a pool whose freed blocks need more work
+ * (retire_work: checked mode, tool hooks). */
 static ZZ_NOINLINE int zz_pool_free_careful(zz_pool *pool, void *ptr)
 {
     int64_t idx = zz_pool_claim(pool, ptr, "zz_pool_free");
     if (idx < 0)
         return (int)idx;
-    zz__pool_retire(pool, ptr);
-    zz_pool_release(pool, (uint32_t)idx);
-    return 0;
+    if (pool->retire_work)
+        zz__pool_retire(pool, ptr);
+    return zz_pool_release(pool, (uint32_t)idx);
 }
 
 int zz_pool_free(zz_pool *pool, void *ptr)
 {
-    if (ptr == NULL)
-        return 0;
     if (ZZ_UNLIKELY(pool == NULL))
-        return ZZ_EINVAL;
-    if (ZZ_UNLIKELY(pool->retire_work))
-        return zz_pool_free_careful(pool, ptr);
+        return ptr == NULL ? 0 : ZZ_EINVAL;
+    /* NULL needs no test of its own: it maps to an index past the end, as
+     * block 0 would have to start at 2^64 - k * stride for it not to. */
     uint64_t idx = zz__pool_index(pool, ptr);
-    if (ZZ_UNLIKELY(idx >= pool->fl.end))
-        return zz__pool_misuse(pool, "zz_pool_free", ptr, ZZ_EFOREIGN, 0, 0);
-    int rc = zz__freelist_claim(&pool->fl, (uint32_t)idx, false);
+    if (ZZ_UNLIKELY(idx >= pool->end))
+        return zz_pool_free_unknown(pool, ptr);
+    /* fast_slots is 0, and fast_shared false, for pools that need the
+     * careful path (pool.c). */
+    uint32_t slot = zz__tls_slot;
+    bool cached = slot < pool->fast_slots;
+    if (ZZ_UNLIKELY(!cached && !pool->fast_shared))
+        return zz_pool_free_careful(pool, ptr);
+    int rc = zz__link_claim(pool->links, (uint32_t)idx, false);
     if (ZZ_UNLIKELY(rc != 0))
         return zz__pool_misuse(pool, "zz_pool_free", ptr, rc, 0, 0);
-    zz_pool_release(pool, (uint32_t)idx);
-    return 0;
+    if (ZZ_UNLIKELY(!cached)) {
+        /* A pool without caches: straight to the shared list. */
+        zz_atomic_u32 one = ZZ_ATOMIC_INIT((uint32_t)idx);
+        zz__freelist_push_chain_mpmc(&pool->fl, &one, 1);
+        return 0;
+    }
+    struct zz_cache *c = zz__cache_at(pool, slot);
+    if (ZZ_LIKELY(zz__cache_enter(c))) {
+        uint32_t fill = zz_atomic_load_relaxed_u32(&c->fill); /* relaxed: ours */
+        if (ZZ_LIKELY(zz__cache_fill_has_room(pool, fill))) {
+            zz__cache_put(c, fill - 1u, (uint32_t)idx);
+            zz__cache_leave(c);
+            return 0;
+        }
+    }
+    zz__cache_leave(c);
+    return zz__pool_release_slow(pool, (uint32_t)idx);
 }
 
 int zz_pool_free_zeroed(zz_pool *pool, void *ptr)
@@ -142,8 +170,7 @@ int zz_pool_free_zeroed(zz_pool *pool, void *ptr)
     zz__os_secure_zero(ptr, pool->stride);
     if (pool->retire_work)
         zz__pool_retire(pool, ptr);
-    zz_pool_release(pool, (uint32_t)idx);
-    return 0;
+    return zz_pool_release(pool, (uint32_t)idx);
 }
 
 /* Retires the n blocks chained from first by their links, handed out by a
@@ -153,7 +180,7 @@ static void zz_pool_retire_chain(zz_pool *pool, uint32_t first, uint32_t n)
     for (uint32_t i = 0; pool->retire_work && i < n; i++) {
         zz__pool_retire(pool, zz__pool_block(pool, first));
         /* Relaxed: our own blocks' links. */
-        first = zz__link_next(first, zz_atomic_load_relaxed_u32(&pool->fl.links[first]));
+        first = zz__link_next(first, zz_atomic_load_relaxed_u32(&pool->links[first]));
     }
 }
 
@@ -167,13 +194,13 @@ int zz_pool_alloc_bulk(zz_pool *pool, void **out, size_t n)
      * fresh frontier stay as they were: exact when nobody else runs. When
      * others take blocks meanwhile, the loop below still gives back what it
      * took. O(threads with a cache here). */
-    if (n > (size_t)(pool->fl.end - zz__pool_in_use(pool, NULL)))
+    if (n > (size_t)(pool->end - zz__pool_in_use(pool, NULL)))
         return ZZ_ENOMEM;
     /* All or nothing, and out untouched on failure: the blocks taken so far
      * are chained through their own links (they are ours, and not yet
      * handed out, so a stray free of one is refused meanwhile); on failure
      * the chain goes back to the shared list in one push. */
-    uint32_t end = pool->fl.end, first = end, last = end;
+    uint32_t end = pool->end, first = end, last = end;
     for (size_t taken = 0; taken < n; taken++) {
         void *p = zz_pool_alloc(pool);
         if (p == NULL) {
@@ -186,13 +213,13 @@ int zz_pool_alloc_bulk(zz_pool *pool, void **out, size_t n)
         }
         uint32_t idx = (uint32_t)zz__pool_index(pool, p);
         /* Relaxed: our own block's link. */
-        zz_atomic_store_relaxed_u32(&pool->fl.links[idx], zz__link_encode(idx, first));
+        zz_atomic_store_relaxed_u32(&pool->links[idx], zz__link_encode(idx, first));
         last = taken == 0 ? idx : last;
         first = idx;
     }
     for (size_t i = 0; i < n; i++) {
-        uint32_t next = zz_atomic_load_relaxed_u32(&pool->fl.links[first]) ^ (first + 1u);
-        zz_atomic_store_relaxed_u32(&pool->fl.links[first], ZZ_LINK_IN_USE);
+        uint32_t next = zz_atomic_load_relaxed_u32(&pool->links[first]) ^ (first + 1u);
+        zz_atomic_store_relaxed_u32(&pool->links[first], ZZ_LINK_IN_USE);
         out[i] = zz__pool_block(pool, first);
         first = next;
     }
@@ -231,12 +258,12 @@ int zz_pool_free_bulk(zz_pool *pool, void *const *ptrs, size_t n)
             continue;
         if (pool->retire_work)
             zz__pool_retire(pool, ptrs[i]);
-        zz_pool_release(pool, (uint32_t)zz__pool_index(pool, ptrs[i]));
+        (void)zz_pool_release(pool, (uint32_t)zz__pool_index(pool, ptrs[i]));
     }
     return 0;
 }
 
 bool zz_pool_owns(const zz_pool *pool, const void *ptr)
 {
-    return pool != NULL && zz__pool_index(pool, ptr) < pool->fl.end;
+    return pool != NULL && zz__pool_index(pool, ptr) < pool->end;
 }

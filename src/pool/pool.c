@@ -218,6 +218,8 @@ int zz_pool_create(zz_pool **out, const zz_pool_options *opts)
         zz_pool_advise_pages(mem, &plan);
 
     zz__freelist_init(&pool->fl, links, (uint32_t)plan.capacity);
+    pool->links = links;
+    pool->end = (uint32_t)plan.capacity;
     pool->base = (uintptr_t)mem;
     pool->stride = plan.stride;
     pool->stride_shift = (unsigned)__builtin_ctzll(plan.stride);
@@ -311,8 +313,13 @@ int zz_pool_wipe(zz_pool *pool)
     for (uint32_t i = 0; i < hwm; i++)
         zz_atomic_store_relaxed_u32(&pool->fl.links[i], 0);
     uint64_t used = zz_atomic_load_relaxed_u64(&pool->cache_used);
-    for (; used != 0; used &= used - 1)
-        zz_atomic_store_relaxed_u32(&zz__cache_at(pool, (uint32_t)__builtin_ctzll(used))->count, 0);
+    for (; used != 0; used &= used - 1) {
+        /* The cached blocks join the fresh chain: count and base fall
+         * together, and the slot's net stays (cache.h). */
+        struct zz_cache *c = zz__cache_at(pool, (uint32_t)__builtin_ctzll(used));
+        zz__cache_move_base(c, -zz__cache_count(c));
+        zz__cache_set_count(c, 0);
+    }
     uint32_t tag = (uint32_t)(zz_atomic_load_relaxed_u64(&pool->fl.head) >> 32) + 1u;
     uint32_t popped = tag + zz_atomic_load_relaxed_u32(&pool->fl.extra);
     zz_atomic_store_relaxed_u32(&pool->fl.pushes, popped); /* nothing taken: in_use stays 0 */
@@ -358,7 +365,7 @@ bool zz__pool_validate(const zz_pool *pool, const char **why)
     uint64_t used = zz_atomic_load_relaxed_u64(&pool->cache_used); /* relaxed: quiescent */
     for (; ok && used != 0; used &= used - 1) {
         const struct zz_cache *c = zz__cache_at(pool, (uint32_t)__builtin_ctzll(used));
-        uint32_t n = zz_atomic_load_relaxed_u32(&c->count);
+        uint32_t n = zz__cache_count(c);
         for (uint32_t i = 0; ok && i < n; i++) {
             uint32_t idx = zz_atomic_load_relaxed_u32(&c->entries[i]);
             if (idx >= end || seen[idx]++ ||
