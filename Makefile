@@ -4,7 +4,8 @@
 # in $(BUILD_ROOT)/<preset>, and CMake stays the only build system.
 #
 #   make test          install test deps, then release, asan, tsan and memcheck: configure,
-#                      build, ctest; then fuzz the pool for FUZZ_SECONDS (clang)
+#                      build, ctest; then fuzz the pool for FUZZ_SECONDS, over the library
+#                      with ASan (fuzz) and without (fuzz-fast), with clang
 #   make test-<preset> one of them: test-release test-debug test-asan test-tsan test-memcheck ...
 #   make bench         install bench deps, then scripts/bench.sh
 #   make install PREFIX=/usr/local
@@ -16,10 +17,10 @@ PREFIX ?= /usr/local
 CMAKE ?= cmake
 CTEST ?= ctest
 
-PRESETS := release debug asan tsan clang-release memcheck fuzz
+PRESETS := release debug asan tsan clang-release memcheck fuzz fuzz-fast
 # The presets `make test` runs, in this order; it stops at the first failure.
 TEST_PRESETS := release asan tsan memcheck
-# Seconds of fuzzing in `make test` (the fuzz preset; needs clang).
+# Seconds of fuzzing in `make test`, for each of the two fuzz presets (clang).
 FUZZ_SECONDS ?= 60
 FORMAT_DIRS := src include tests examples bench
 
@@ -61,18 +62,24 @@ RUN_ENV_asan = ASAN_OPTIONS='$(ASAN_OPTIONS)' UBSAN_OPTIONS='$(UBSAN_OPTIONS)'
 RUN_ENV_tsan = TSAN_OPTIONS='$(TSAN_OPTIONS)' $(TSAN_WRAP)
 CTEST_ARGS ?= --output-on-failure --no-tests=error --timeout 600 -j $(JOBS)
 # The memcheck build is there for the tools tests (memcheck must see the
-# planted bugs); the fuzz build for its corpus and the timed run.
+# planted bugs); the fuzz builds for their corpus and the timed run.
 CTEST_SELECT_memcheck = -L tools
 CTEST_SELECT_fuzz = -L fuzz
+CTEST_SELECT_fuzz-fast = -L fuzz
+RUN_ENV_fuzz = $(RUN_ENV_asan)
+RUN_ENV_fuzz-fast = $(RUN_ENV_asan)
 
 # build + ctest of one preset, without the dependency check.
-$(addprefix check-,$(filter-out fuzz,$(PRESETS))): check-%: build-%
+$(addprefix check-,$(filter-out fuzz fuzz-fast,$(PRESETS))): check-%: build-%
 	cd $(BUILD_ROOT)/$* && $(RUN_ENV_$*) $(CTEST) $(CTEST_ARGS) $(CTEST_SELECT_$*)
 
-# The fuzzer: replay the seed corpus, then fuzz for FUZZ_SECONDS.
-check-fuzz: build-fuzz
-	cd $(BUILD_ROOT)/fuzz && $(RUN_ENV_asan) $(CTEST) $(CTEST_ARGS) $(CTEST_SELECT_fuzz)
-	$(RUN_ENV_asan) tests/fuzz/run.sh $(BUILD_ROOT)/fuzz $(FUZZ_SECONDS)
+# The fuzzer: replay the seed corpus, then fuzz for FUZZ_SECONDS. Twice:
+# `fuzz` runs the library under ASan, whose hooks send every operation
+# through the slow paths; `fuzz-fast` runs it without, so the cache fast
+# paths are fuzzed too.
+check-fuzz check-fuzz-fast: check-%: build-%
+	cd $(BUILD_ROOT)/$* && $(RUN_ENV_$*) $(CTEST) $(CTEST_ARGS) $(CTEST_SELECT_$*)
+	$(RUN_ENV_$*) tests/fuzz/run.sh $(BUILD_ROOT)/$* $(FUZZ_SECONDS)
 
 $(addprefix test-,$(PRESETS)): test-%: deps-test
 	$(MAKE) --no-print-directory check-$*
@@ -85,8 +92,10 @@ test: deps-test
 		$(MAKE) --no-print-directory check-$$p; \
 	done; \
 	if command -v clang >/dev/null 2>&1; then \
-		echo "==== make test: fuzz ($(FUZZ_SECONDS) s) ===="; \
-		$(MAKE) --no-print-directory check-fuzz; \
+		for p in fuzz fuzz-fast; do \
+			echo "==== make test: $$p ($(FUZZ_SECONDS) s) ===="; \
+			$(MAKE) --no-print-directory check-$$p; \
+		done; \
 	else \
 		echo "==== make test: no clang, no fuzzing ===="; \
 	fi; \
