@@ -508,15 +508,39 @@ static void zz_caches_take_tokens(struct zz_pool *pool, const struct zz_cache *c
     }
 }
 
+/*
+ * The look of cache c's owner when it is the pool's only user so far (no
+ * other cache used, nothing uncached); false otherwise. The sum of nets is
+ * then its own net, nobody else holds tokens, and nobody else writes the
+ * peak, so a plain store does, without the locked CAS that would wait for
+ * the caller's stores to fresh blocks. A pool filling up looks on every
+ * allocation; this keeps that look short (W2's first pass).
+ */
+static bool zz_peak_check_alone(struct zz_pool *pool, struct zz_cache *c)
+{
+    /* Relaxed, all: statistics; see cache.h. */
+    uint32_t slot = zz__tls_slot;
+    if (slot >= 64 || zz_atomic_load_relaxed_u64(&pool->cache_used) != (uint64_t)1 << slot ||
+        zz_atomic_load_relaxed_u32(&pool->uncached_net) != 0)
+        return false;
+    uint32_t count = zz__cache_count(c);
+    uint32_t sum = zz_atomic_load_relaxed_u32(&c->base) - count;
+    uint32_t peak = zz_atomic_load_relaxed_u32(&pool->peak);
+    if ((int32_t)sum > (int32_t)peak) {
+        zz_atomic_store_relaxed_u32(&pool->peak, sum);
+        peak = sum;
+    }
+    zz_atomic_store_relaxed_u32(&c->low_mark, count - (peak - sum) - 1u);
+    return true;
+}
+
 void zz__pool_peak_check(struct zz_pool *pool, struct zz_cache *c)
 {
+    if (c != NULL && zz_peak_check_alone(pool, c))
+        return;
     /* Relaxed, all: statistics; see cache.h. */
     uint32_t sum = zz_atomic_load_relaxed_u32(&pool->uncached_net), others = 0;
     uint64_t used = zz_atomic_load_relaxed_u64(&pool->cache_used);
-    /* The only user so far: nobody else writes the peak, so a plain store
-     * does, without the locked CAS that would wait for the caller's stores
-     * to fresh blocks (a pool filling up looks on every allocation). */
-    bool alone = c != NULL && sum == 0 && zz__tls_slot < 64 && used == (uint64_t)1 << zz__tls_slot;
     for (; used != 0; used &= used - 1) {
         const struct zz_cache *o = zz__cache_at(pool, (uint32_t)__builtin_ctzll(used));
         sum += zz_atomic_load_relaxed_u32(&o->base) - zz__cache_count(o);
@@ -527,9 +551,7 @@ void zz__pool_peak_check(struct zz_pool *pool, struct zz_cache *c)
     if ((int32_t)sum > (int32_t)pool->fl.end)
         sum = pool->fl.end;
     uint32_t peak = zz_atomic_load_relaxed_u32(&pool->peak);
-    if (alone && (int32_t)sum > (int32_t)peak)
-        zz_atomic_store_relaxed_u32(&pool->peak, sum);
-    while (!alone && (int32_t)sum > (int32_t)peak &&
+    while ((int32_t)sum > (int32_t)peak &&
            !zz_atomic_cas_weak_relaxed_u32(&pool->peak, &peak, sum)) {
     }
     peak = (int32_t)sum > (int32_t)peak ? sum : peak;
