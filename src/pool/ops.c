@@ -184,6 +184,65 @@ static void zz_pool_retire_chain(zz_pool *pool, uint32_t first, uint32_t n)
     }
 }
 
+/* zz_pool_alloc_bulk's usual case: all n blocks straight out of the
+ * caller's cache, under one handshake. False, with nothing taken, when the
+ * cache holds fewer or cannot be used. */
+static bool zz_alloc_bulk_cached(zz_pool *pool, void **out, size_t n)
+{
+    uint32_t slot = zz__tls_slot;
+    if (slot >= pool->fast_slots)
+        return false;
+    struct zz_cache *c = zz__cache_at(pool, slot);
+    bool done = false;
+    uint32_t left = 0;
+    if (zz__cache_enter(c)) {
+        uint32_t have = zz__cache_count(c);
+        if (have >= n) {
+            left = have - (uint32_t)n;
+            for (size_t i = 0; i < n; i++) {
+                /* Relaxed: our own cache inside our operation, and our own
+                 * blocks (see zz__freelist_pop_mpmc). */
+                uint32_t idx = zz_atomic_load_relaxed_u32(&c->entries[left + i]);
+                zz_atomic_store_relaxed_u32(&pool->links[idx], ZZ_LINK_IN_USE);
+                out[i] = zz__pool_block(pool, idx);
+            }
+            zz__cache_set_count(c, left);
+            done = true;
+        }
+    }
+    zz__cache_leave(c);
+    /* One look for the n allocations: in_use only grew meanwhile, so the
+     * sum now is the largest of them. */
+    if (done && zz__cache_peak_due(c, left))
+        zz__pool_peak_check(pool, c);
+    return done;
+}
+
+/* zz_pool_free_bulk's usual case: the blocks of ptrs[0..n), claimed, go
+ * into the caller's cache under one handshake while it has room. Returns
+ * how many entries of ptrs (NULLs included) it dealt with. */
+static size_t zz_free_bulk_cached(zz_pool *pool, void *const *ptrs, size_t n)
+{
+    uint32_t slot = zz__tls_slot;
+    size_t i = 0;
+    if (slot >= pool->fast_slots)
+        return 0;
+    struct zz_cache *c = zz__cache_at(pool, slot);
+    /* Relaxed: our own cache inside our operation. A fill of 0 is a cache
+     * not yet used here: the slow path marks it first. */
+    if (zz__cache_enter(c) && zz_atomic_load_relaxed_u32(&c->fill) > 0) {
+        uint32_t have = zz__cache_count(c);
+        for (; i < n && have < pool->cache_cap; i++) {
+            if (ptrs[i] != NULL)
+                zz_atomic_store_relaxed_u32(&c->entries[have++],
+                                            (uint32_t)zz__pool_index(pool, ptrs[i]));
+        }
+        zz__cache_set_count(c, have);
+    }
+    zz__cache_leave(c);
+    return i;
+}
+
 int zz_pool_alloc_bulk(zz_pool *pool, void **out, size_t n)
 {
     if (pool == NULL || (out == NULL && n > 0))
@@ -196,6 +255,8 @@ int zz_pool_alloc_bulk(zz_pool *pool, void **out, size_t n)
      * took. O(threads with a cache here). */
     if (n > (size_t)(pool->end - zz__pool_in_use(pool, NULL)))
         return ZZ_ENOMEM;
+    if (zz_alloc_bulk_cached(pool, out, n))
+        return 0;
     /* All or nothing, and out untouched on failure: the blocks taken so far
      * are chained through their own links (they are ours, and not yet
      * handed out, so a stray free of one is refused meanwhile); on failure
@@ -253,7 +314,9 @@ int zz_pool_free_bulk(zz_pool *pool, void *const *ptrs, size_t n)
             return zz__pool_misuse(pool, "zz_pool_free_bulk", ptrs[i], (int)rc, 0, 0);
         }
     }
-    for (size_t i = 0; i < n; i++) {
+    /* Into our cache while it has room (not for pools whose freed blocks
+     * need more work: fast_slots is 0 there), the rest one by one. */
+    for (size_t i = zz_free_bulk_cached(pool, ptrs, n); i < n; i++) {
         if (ptrs[i] == NULL)
             continue;
         if (pool->retire_work)

@@ -432,6 +432,58 @@ static void test_alloc_bulk_refused_keeps_peak(void **state)
     }
 }
 
+/* Bursts no larger than the cache, as a packet loop makes them: they come
+ * out of the cache and go back into it whole, one handshake a call. Every
+ * block stays distinct, in_use and the peak stay exact, and a burst the
+ * cache can serve leaves stats.cached lower by exactly its size. */
+static void test_bursts_through_cache(void **state)
+{
+    (void)state;
+    const size_t cap = 4096, tc = 64;
+    zz_pool *pool = zz_test_pool_make(64, 16, cap, 0, tc);
+    void **live = malloc(cap * sizeof(*live));
+    assert_non_null(live);
+    size_t nlive = 0, peak = 0;
+    unsigned seed = 7;
+    for (int step = 0; step < 4000; step++) {
+        seed = seed * 1103515245u + 12345u;
+        size_t k = 1 + (seed >> 8) % tc;
+        bool up = ((step / 300) % 2 == 0) == ((seed >> 20) % 4 != 0);
+        if (up && nlive + k <= cap) {
+            zz_pool_stats before = zz_test_stats(pool);
+            assert_int_equal(zz_pool_alloc_bulk(pool, live + nlive, k), 0);
+            if (before.cached >= k)
+                assert_int_equal(zz_test_stats(pool).cached, before.cached - k);
+            nlive += k;
+        } else if (!up && nlive > 0) {
+            k = k < nlive ? k : nlive;
+            zz_pool_stats before = zz_test_stats(pool);
+            assert_int_equal(zz_pool_free_bulk(pool, live + nlive - k, k), 0);
+            if (before.cached + k <= tc)
+                assert_int_equal(zz_test_stats(pool).cached, before.cached + k);
+            nlive -= k;
+        }
+        peak = nlive > peak ? nlive : peak;
+        zz_pool_stats st = zz_test_stats(pool);
+        assert_int_equal(st.in_use, nlive);
+        assert_int_equal(st.peak_in_use, peak);
+        assert_true(st.cached <= tc);
+        if (step % 200 == 0)
+            zz_test_assert_distinct_owned(pool, live, nlive);
+    }
+    zz_test_assert_distinct_owned(pool, live, nlive);
+    /* Refused on the way back: a block given twice frees none. */
+    if (nlive >= 2) {
+        void *twice[3] = {live[0], live[1], live[0]};
+        assert_int_equal(zz_pool_free_bulk(pool, twice, 3), ZZ_EDOUBLEFREE);
+        assert_int_equal(zz_test_stats(pool).in_use, nlive);
+    }
+    assert_int_equal(zz_pool_free_bulk(pool, live, nlive), 0);
+    assert_int_equal(zz_test_stats(pool).in_use, 0);
+    free(live);
+    zz_pool_destroy(pool);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_alloc_bulk_refused_keeps_peak),
     cmocka_unit_test(test_alloc_bulk_all_or_nothing),
@@ -441,6 +493,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_free_bulk_long_batch_refused),
     cmocka_unit_test(test_free_bulk_skips_null),
     cmocka_unit_test(test_bulk_mixed_with_single),
+    cmocka_unit_test(test_bursts_through_cache),
 };
 
 ZZ_TEST_MAIN(tests)
