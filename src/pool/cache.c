@@ -207,18 +207,29 @@ static void zz_push_entries(struct zz_pool *pool, const zz_atomic_u32 *entries, 
     zz__freelist_push_linked_mpmc(&pool->fl, first, prev, n, prev_flag);
 }
 
-/* Takes from the shared list into out[] (room for batch_max blocks, and at
- * least `want`), reading a batch node's members; returns the count. */
-static uint32_t zz_take_shared(struct zz_pool *pool, zz_atomic_u32 *out, uint32_t want)
+/* Takes at least one block and about `want` from the shared list into
+ * out[0..room) (room >= batch_max), in one CAS, reading the members of the
+ * batch nodes it takes; returns the count. */
+static uint32_t zz_take_shared(struct zz_pool *pool, zz_atomic_u32 *out, uint32_t want,
+                               uint32_t room)
 {
-    bool batch;
-    uint32_t n = zz__freelist_pop_batch_mpmc(&pool->fl, out, want, &batch);
-    if (batch) {
-        uint32_t m = zz_batch_read(pool, zz_atomic_load_relaxed_u32(&out[0]), &out[1]);
+    zz_atomic_u32 taken[ZZ_POOL_MAX_THREAD_CACHE];
+    uint32_t nodes = zz__freelist_pop_batch_mpmc(&pool->fl, taken, want, room, pool->batch_max);
+    uint32_t n = 0, members = 0;
+    for (uint32_t i = 0; i < nodes; i++) {
+        uint32_t v = zz_atomic_load_relaxed_u32(&taken[i]); /* relaxed: ours */
+        uint32_t head = v & ~ZZ_LINK_BATCH;
+        zz_atomic_store_relaxed_u32(&out[n++], head); /* relaxed: the caller's */
+        if (v & ZZ_LINK_BATCH) {
+            uint32_t m = zz_batch_read(pool, head, &out[n]);
+            n += m;
+            members += m;
+        }
+    }
+    if (members > 0) {
         /* Relaxed: a statistic (blocks off the list), read at quiescence. */
-        zz_atomic_fetch_add_relaxed_u32(&pool->fl.extra, m);
-        n += m;
-        /* The node's blocks were freed in any order and are likely cold:
+        zz_atomic_fetch_add_relaxed_u32(&pool->fl.extra, members);
+        /* The nodes' blocks were freed in any order and are likely cold:
          * start fetching each block, and its link, for the writes that
          * handing it out brings (ours to the link, the caller's to the
          * block), now, all at once, rather than one miss per allocation.
@@ -256,12 +267,12 @@ static void zz_cache_moved(struct zz_cache *c, uint32_t d, bool owner)
         zz_atomic_fetch_add_relaxed_u32(&c->low_mark, d);
 }
 
-/* Fills an empty cache from the shared list: half its size in blocks, or
- * one batch node. */
+/* Fills an empty cache from the shared list: about half its size in
+ * blocks, single or in batch nodes, in one CAS. */
 static uint32_t zz_cache_refill(struct zz_pool *pool, struct zz_cache *c)
 {
     uint32_t want = pool->cache_cap / 2 > 0 ? pool->cache_cap / 2 : 1;
-    uint32_t n = zz_take_shared(pool, c->entries, want);
+    uint32_t n = zz_take_shared(pool, c->entries, want, pool->cache_cap);
     /* Blocks arrive top first; reverse them so that the cache, which hands
      * out its last entry first, keeps the list's order (a fresh pool then
      * hands out blocks 0, 1, 2, ... and touches memory in order). Relaxed:
@@ -324,7 +335,7 @@ static void *zz_block_taken(struct zz_pool *pool, uint32_t idx)
 static void *zz_pop_shared(struct zz_pool *pool)
 {
     zz_atomic_u32 got[ZZ_POOL_MAX_THREAD_CACHE];
-    uint32_t n = zz_take_shared(pool, got, 1);
+    uint32_t n = zz_take_shared(pool, got, 1, ZZ_POOL_MAX_THREAD_CACHE);
     if (n == 0)
         return NULL;
     if (n > 1)

@@ -199,38 +199,39 @@ static inline bool zz__freelist_beyond_hwm(const struct zz_freelist *fl, uint32_
 
 /*
  * Takes from the top in one CAS, into out[0..n), and returns n (0 when the
- * list is empty): either one batch node, whose head alone is stored in
- * out[0] and *batch set (the caller reads the other members from the head
- * block, which it now owns, and adds their number to fl->extra), or up to
- * `want` (>= 1) single blocks, top first. Links are left as they are: not
- * ZZ_LINK_IN_USE, so a free of one of them is refused as a double free
- * until it is handed out. The tag grows by the number of nodes taken.
+ * list is empty): single blocks and batch nodes, top first, until `want`
+ * blocks are counted, counting a batch node as `node_max` blocks (an upper
+ * bound of its size), and never more than `room` so counted. The head of a
+ * batch node is stored with ZZ_LINK_BATCH set: the caller reads the other
+ * members from the head block, which it now owns, and adds their number to
+ * fl->extra. The first node is always taken, whatever its size (room must
+ * be at least node_max). Links are left as they are: not ZZ_LINK_IN_USE,
+ * so a free of one of them is refused as a double free until it is handed
+ * out. The tag grows by the number of nodes taken.
  */
 static inline uint32_t zz__freelist_pop_batch_mpmc(struct zz_freelist *fl, zz_atomic_u32 *out,
-                                                   uint32_t want, bool *batch)
+                                                   uint32_t want, uint32_t room, uint32_t node_max)
 {
     /* Acquire: as in zz__freelist_pop_mpmc. */
     uint64_t head = zz_atomic_load_acquire_u64(&fl->head);
     for (;;) {
-        uint32_t n = 0, cur = (uint32_t)head, limit = want;
+        uint32_t n = 0, counted = 0, cur = (uint32_t)head;
         bool stale = false;
-        *batch = false;
         /* Walk the chain below the top. If no pop lands before our CAS, the
          * chain is intact: blocks leave only through pops, which move the
          * tag, and pushes only stack on top. A walk over links that others
          * are rewriting reads values of atomics, may meet an index beyond
          * end (an in-use or cached marker), and then only restarts. */
-        while (n < limit && cur < fl->end) {
+        while (counted < want && cur < fl->end) {
             /* Relaxed: stale values only reach a CAS that fails. */
             uint32_t link = zz_atomic_load_relaxed_u32(&fl->links[cur]);
-            if (zz__link_is_batch(link)) {
-                if (n > 0)
-                    break; /* singles first; the node is for the next call */
-                *batch = true;
-                limit = 1;
-            }
+            bool batch = zz__link_is_batch(link);
+            uint32_t size = batch ? node_max : 1u;
+            if (n > 0 && counted + size > room)
+                break;
             /* Relaxed: out[] is the caller's; nothing reads it concurrently. */
-            zz_atomic_store_relaxed_u32(&out[n++], cur);
+            zz_atomic_store_relaxed_u32(&out[n++], cur | (batch ? ZZ_LINK_BATCH : 0));
+            counted += size;
             cur = zz__link_next(cur, link);
             stale = cur > fl->end;
         }
@@ -243,7 +244,7 @@ static inline uint32_t zz__freelist_pop_batch_mpmc(struct zz_freelist *fl, zz_at
         }
         ZZ_INTERLEAVE_POINT();
         /* Acq_rel, acquire on failure: as in zz__freelist_pop_mpmc; the
-         * acquire also makes a batch head's contents visible. */
+         * acquire also makes the batch heads' contents visible. */
         if (zz_atomic_cas_weak_acq_rel_u64(&fl->head, &head,
                                            zz__head_make(cur, (uint32_t)(head >> 32) + n)))
             return n;
