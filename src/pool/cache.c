@@ -216,6 +216,12 @@ static uint32_t zz_take_shared(struct zz_pool *pool, zz_atomic_u32 *out, uint32_
     zz_atomic_u32 taken[ZZ_POOL_MAX_THREAD_CACHE];
     uint32_t nodes = zz__freelist_pop_batch_mpmc(&pool->fl, taken, want, room, pool->batch_max);
     uint32_t n = 0, members = 0;
+    /* Records are read one node after another: fetch them all first, so
+     * that their misses overlap (another thread wrote them, on another
+     * core). Relaxed: ours. */
+    for (uint32_t i = 1; i < nodes; i++)
+        __builtin_prefetch(
+            zz__pool_block(pool, zz_atomic_load_relaxed_u32(&taken[i]) & ~ZZ_LINK_BATCH), 0);
     for (uint32_t i = 0; i < nodes; i++) {
         uint32_t v = zz_atomic_load_relaxed_u32(&taken[i]); /* relaxed: ours */
         uint32_t head = v & ~ZZ_LINK_BATCH;
