@@ -270,11 +270,11 @@ ZZ_API zz_allocator zz_pool_allocator(zz_pool *pool);
 typedef struct zz_pool_stats {
     size_t capacity;     /**< blocks the pool can hold now */
     size_t in_use;       /**< blocks handed out and not yet freed */
-    size_t peak_in_use;  /**< high-water mark of in_use: exact for a pool used by
-                              one thread at a time, or with ZZ_POOL_NO_CACHE; with
-                              several threads at once it may count some blocks one
-                              thread freed while another took others (never above
-                              the capacity) */
+    size_t peak_in_use;  /**< high-water mark of in_use: exact whenever calls do
+                              not overlap, however many threads take turns, and
+                              always with ZZ_POOL_NO_CACHE; while several threads
+                              run at once it is read as they move, and may be off
+                              by the blocks in flight (never above the capacity) */
     size_t block_size;   /**< stride of one block in bytes */
     size_t block_align;  /**< alignment of every block */
     unsigned flags;      /**< the ZZ_POOL_* flags the pool was created with */
