@@ -87,15 +87,14 @@ static size_t zz_batch_bytes(uint32_t m)
     return sizeof(uint32_t) * (m + 1u);
 }
 
-static void zz_batch_write(struct zz_pool *pool, uint32_t head, const zz_atomic_u32 *members,
-                           uint32_t m)
+static void zz_batch_write(struct zz_pool *pool, uint32_t head, const uint32_t *members, uint32_t m)
 {
     unsigned char *b = zz__pool_block(pool, head);
     struct zz_batch_key key = zz_batch_key(pool, head);
     uint64_t h = key.hash;
     zz__hook_open(b, zz_batch_bytes(m));
     for (uint32_t i = 0; i < m; i++) {
-        uint32_t idx = zz_atomic_load_relaxed_u32(&members[i]); /* relaxed: ours */
+        uint32_t idx = members[i]; /* ours */
         h = zz_batch_hash_step(h, idx);
         uint32_t word = idx ^ key.mask;
         memcpy(b + sizeof(word) * (i + 1), &word, sizeof(word));
@@ -153,7 +152,7 @@ static uint32_t zz_batch_recover(const struct zz_pool *pool, uint32_t head, uint
  * out[0..m) and returns m; a corrupted record is reported and recovered.
  * The members' links go back to ZZ_LINK_CACHED: they are in a cache now,
  * and a later node headed by the same block must not find them. */
-static uint32_t zz_batch_read(const struct zz_pool *pool, uint32_t head, zz_atomic_u32 *out)
+static uint32_t zz_batch_read(const struct zz_pool *pool, uint32_t head, uint32_t *out)
 {
     uint32_t got[ZZ_POOL_MAX_THREAD_CACHE];
     uint32_t m = zz_batch_decode(pool, head, got);
@@ -171,9 +170,9 @@ static uint32_t zz_batch_read(const struct zz_pool *pool, uint32_t head, zz_atom
         zz__hook_close(b, bytes);
     }
     for (uint32_t i = 0; i < m; i++) {
-        /* Relaxed: the members are ours; out[] is the caller's. */
+        /* Relaxed: the members are ours. */
         zz_atomic_store_relaxed_u32(&pool->fl.links[got[i]], ZZ_LINK_CACHED);
-        zz_atomic_store_relaxed_u32(&out[i], got[i]);
+        out[i] = got[i]; /* the caller's */
     }
     return m;
 }
@@ -186,13 +185,13 @@ uint32_t zz__pool_batch_members(const void *ctx, uint32_t head, uint32_t *out)
 
 /* Pushes entries[0..n) (owned by the caller, links not in use) to the
  * shared list in one CAS, as nodes of up to batch_max blocks. */
-static void zz_push_entries(struct zz_pool *pool, const zz_atomic_u32 *entries, uint32_t n)
+static void zz_push_entries(struct zz_pool *pool, const uint32_t *entries, uint32_t n)
 {
     uint32_t k = pool->batch_max;
-    uint32_t first = zz_atomic_load_relaxed_u32(&entries[0]); /* relaxed: ours */
+    uint32_t first = entries[0]; /* ours */
     uint32_t prev = first, prev_flag = 0;
     for (uint32_t at = 0; at < n; at += k) {
-        uint32_t head = zz_atomic_load_relaxed_u32(&entries[at]);
+        uint32_t head = entries[at];
         uint32_t m = n - at - 1 < k - 1 ? n - at - 1 : k - 1;
         if (at > 0) {
             /* Relaxed: ordered before the release CAS that publishes it. */
@@ -210,23 +209,20 @@ static void zz_push_entries(struct zz_pool *pool, const zz_atomic_u32 *entries, 
 /* Takes at least one block and about `want` from the shared list into
  * out[0..room) (room >= batch_max), in one CAS, reading the members of the
  * batch nodes it takes; returns the count. */
-static uint32_t zz_take_shared(struct zz_pool *pool, zz_atomic_u32 *out, uint32_t want,
-                               uint32_t room)
+static uint32_t zz_take_shared(struct zz_pool *pool, uint32_t *out, uint32_t want, uint32_t room)
 {
-    zz_atomic_u32 taken[ZZ_POOL_MAX_THREAD_CACHE];
+    uint32_t taken[ZZ_POOL_MAX_THREAD_CACHE];
     uint32_t nodes = zz__freelist_pop_batch_mpmc(&pool->fl, taken, want, room, pool->batch_max);
     uint32_t n = 0, members = 0;
     /* Records are read one node after another: fetch them all first, so
      * that their misses overlap (another thread wrote them, on another
-     * core). Relaxed: ours. */
+     * core). */
     for (uint32_t i = 1; i < nodes; i++)
-        __builtin_prefetch(
-            zz__pool_block(pool, zz_atomic_load_relaxed_u32(&taken[i]) & ~ZZ_LINK_BATCH), 0);
+        __builtin_prefetch(zz__pool_block(pool, taken[i] & ~ZZ_LINK_BATCH), 0);
     for (uint32_t i = 0; i < nodes; i++) {
-        uint32_t v = zz_atomic_load_relaxed_u32(&taken[i]); /* relaxed: ours */
-        uint32_t head = v & ~ZZ_LINK_BATCH;
-        zz_atomic_store_relaxed_u32(&out[n++], head); /* relaxed: the caller's */
-        if (v & ZZ_LINK_BATCH) {
+        uint32_t head = taken[i] & ~ZZ_LINK_BATCH;
+        out[n++] = head;
+        if (taken[i] & ZZ_LINK_BATCH) {
             uint32_t m = zz_batch_read(pool, head, &out[n]);
             n += m;
             members += m;
@@ -246,16 +242,13 @@ static uint32_t zz_take_shared(struct zz_pool *pool, zz_atomic_u32 *out, uint32_
          * pipeline the consumer writes them, and a line taken exclusive
          * here would only have to travel back (W4: about 15% slower). */
         for (uint32_t i = 0; i < n; i++) {
-            uint32_t idx = zz_atomic_load_relaxed_u32(&out[i]); /* relaxed: ours */
-            __builtin_prefetch(zz__pool_block(pool, idx), 0);
-            __builtin_prefetch((const void *)&pool->fl.links[idx], 1);
+            __builtin_prefetch(zz__pool_block(pool, out[i]), 0);
+            __builtin_prefetch((const void *)&pool->fl.links[out[i]], 1);
         }
     }
     uint32_t top = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        uint32_t idx = zz_atomic_load_relaxed_u32(&out[i]); /* relaxed: ours */
-        top = idx > top ? idx : top;
-    }
+    for (uint32_t i = 0; i < n; i++)
+        top = out[i] > top ? out[i] : top;
     if (n > 0 && zz__freelist_beyond_hwm(&pool->fl, top))
         zz__freelist_raise_hwm(&pool->fl, top);
     return n;
@@ -284,9 +277,9 @@ static uint32_t zz_cache_refill(struct zz_pool *pool, struct zz_cache *c)
      * hands out blocks 0, 1, 2, ... and touches memory in order). Relaxed:
      * our own cache, inside our own operation. */
     for (uint32_t i = 0, j = n - 1; n > 0 && i < j; i++, j--) {
-        uint32_t a = zz_atomic_load_relaxed_u32(&c->entries[i]);
-        zz_atomic_store_relaxed_u32(&c->entries[i], zz_atomic_load_relaxed_u32(&c->entries[j]));
-        zz_atomic_store_relaxed_u32(&c->entries[j], a);
+        uint32_t a = c->entries[i];
+        c->entries[i] = c->entries[j];
+        c->entries[j] = a;
     }
     zz_cache_moved(c, n, true);
     return n;
@@ -340,13 +333,13 @@ static void *zz_block_taken(struct zz_pool *pool, uint32_t idx)
  * rest of a batch node it takes goes back as single blocks. */
 static void *zz_pop_shared(struct zz_pool *pool)
 {
-    zz_atomic_u32 got[ZZ_POOL_MAX_THREAD_CACHE];
+    uint32_t got[ZZ_POOL_MAX_THREAD_CACHE];
     uint32_t n = zz_take_shared(pool, got, 1, ZZ_POOL_MAX_THREAD_CACHE);
     if (n == 0)
         return NULL;
     if (n > 1)
         zz__freelist_push_chain_mpmc(&pool->fl, &got[1], n - 1);
-    return zz_block_taken(pool, zz_atomic_load_relaxed_u32(&got[0])); /* relaxed: ours */
+    return zz_block_taken(pool, got[0]);
 }
 
 /* Whether any cache may hold a block or is in the middle of moving some. */
@@ -471,7 +464,7 @@ void *zz__pool_alloc_slow(struct zz_pool *pool)
 
 int zz__pool_release_slow(struct zz_pool *pool, uint32_t idx)
 {
-    zz_atomic_u32 one = ZZ_ATOMIC_INIT(idx);
+    uint32_t one = idx;
     uint32_t slot = zz_slot_for(pool);
     if (slot != ZZ_SLOT_NONE) {
         struct zz_cache *c = zz__cache_at(pool, slot);

@@ -30,12 +30,12 @@
 #include "pool/thread_slot.h"
 
 struct zz_cache {
-    zz_atomic_u32 active;    /* owner: 1 during an operation */
-    zz_atomic_u32 steal;     /* reclaimer: 1 while it wants the cache */
-    zz_atomic_u32 fill;      /* 0: never used in this pool; else 1 + entries in use */
-    zz_atomic_u32 low_mark;  /* owner: look at the peak once count is this or less (int32) */
-    zz_atomic_u32 base;      /* blocks moved in from the shared list, net (see below) */
-    zz_atomic_u32 entries[]; /* cache_cap block indices, the newest last */
+    zz_atomic_u32 active;   /* owner: 1 during an operation */
+    zz_atomic_u32 steal;    /* reclaimer: 1 while it wants the cache */
+    zz_atomic_u32 fill;     /* 0: never used in this pool; else 1 + entries in use */
+    zz_atomic_u32 low_mark; /* owner: look at the peak once count is this or less (int32) */
+    zz_atomic_u32 base;     /* blocks moved in from the shared list, net (see below) */
+    uint32_t entries[];     /* cache_cap block indices, the newest last (see below) */
 };
 
 static inline struct zz_cache *zz__cache_at(const struct zz_pool *pool, uint32_t slot)
@@ -97,19 +97,23 @@ static inline bool zz__cache_fill_has_room(const struct zz_pool *pool, uint32_t 
 }
 
 /* Takes the newest of the n > 0 entries of the caller's own cache, inside
- * its operation. Relaxed: the cache is the owner's while it is inside. */
+ * its operation. Entries are plain memory: only the cache's holder touches
+ * them, the owner inside its operation or a reclaim that holds the cache,
+ * and the handshake orders the two (the owner's release of `active` before
+ * the reclaim's acquire, the reclaim's release of `steal` before the
+ * owner's acquire). The count (fill) stays atomic: statistics read it. */
 static inline uint32_t zz__cache_take(struct zz_cache *c, uint32_t n)
 {
-    uint32_t idx = zz_atomic_load_relaxed_u32(&c->entries[(size_t)n - 1]);
+    uint32_t idx = c->entries[n - 1];
     zz__cache_set_count(c, n - 1);
     return idx;
 }
 
 /* Adds idx after the n entries of the caller's own cache (n < its size),
- * inside its operation. Relaxed: as above. */
+ * inside its operation. As above. */
 static inline void zz__cache_put(struct zz_cache *c, uint32_t n, uint32_t idx)
 {
-    zz_atomic_store_relaxed_u32(&c->entries[(size_t)n], idx);
+    c->entries[n] = idx;
     zz__cache_set_count(c, n + 1);
 }
 

@@ -209,7 +209,7 @@ static inline bool zz__freelist_beyond_hwm(const struct zz_freelist *fl, uint32_
  * so a free of one of them is refused as a double free until it is handed
  * out. The tag grows by the number of nodes taken.
  */
-static inline uint32_t zz__freelist_pop_batch_mpmc(struct zz_freelist *fl, zz_atomic_u32 *out,
+static inline uint32_t zz__freelist_pop_batch_mpmc(struct zz_freelist *fl, uint32_t *out,
                                                    uint32_t want, uint32_t room, uint32_t node_max)
 {
     /* Acquire: as in zz__freelist_pop_mpmc. */
@@ -229,8 +229,7 @@ static inline uint32_t zz__freelist_pop_batch_mpmc(struct zz_freelist *fl, zz_at
             uint32_t size = batch ? node_max : 1u;
             if (n > 0 && counted + size > room)
                 break;
-            /* Relaxed: out[] is the caller's; nothing reads it concurrently. */
-            zz_atomic_store_relaxed_u32(&out[n++], cur | (batch ? ZZ_LINK_BATCH : 0));
+            out[n++] = cur | (batch ? ZZ_LINK_BATCH : 0); /* the caller's own */
             counted += size;
             cur = zz__link_next(cur, link);
             stale = cur > fl->end;
@@ -315,14 +314,14 @@ static inline void zz__freelist_push_linked_mpmc(struct zz_freelist *fl, uint32_
  * Pushes the n >= 1 blocks entries[0..n) (claimed, or taken from a cache:
  * owned by the caller, links not in use) in one CAS, entries[0] on top.
  */
-static inline void zz__freelist_push_chain_mpmc(struct zz_freelist *fl,
-                                                const zz_atomic_u32 *entries, uint32_t n)
+static inline void zz__freelist_push_chain_mpmc(struct zz_freelist *fl, const uint32_t *entries,
+                                                uint32_t n)
 {
-    /* Relaxed, all: the blocks are ours until the push publishes them. */
-    uint32_t first = zz_atomic_load_relaxed_u32(&entries[0]);
+    uint32_t first = entries[0]; /* the caller's own array */
     uint32_t prev = first;
     for (uint32_t i = 1; i < n; i++) {
-        uint32_t cur = zz_atomic_load_relaxed_u32(&entries[i]);
+        uint32_t cur = entries[i];
+        /* Relaxed: the blocks are ours until the push publishes them. */
         zz_atomic_store_relaxed_u32(&fl->links[prev], zz__link_encode(prev, cur));
         prev = cur;
     }

@@ -71,7 +71,7 @@ static inline int zz_pool_release(zz_pool *pool, uint32_t idx)
         zz__cache_leave(c);
     } else if (pool->fast_shared) {
         /* A pool without caches: straight to the shared list. */
-        zz_atomic_u32 one = ZZ_ATOMIC_INIT(idx);
+        uint32_t one = idx;
         zz__freelist_push_chain_mpmc(&pool->fl, &one, 1);
         return 0;
     }
@@ -140,7 +140,7 @@ int zz_pool_free(zz_pool *pool, void *ptr)
         return zz__pool_misuse(pool, "zz_pool_free", ptr, rc, 0, 0);
     if (ZZ_UNLIKELY(!cached)) {
         /* A pool without caches: straight to the shared list. */
-        zz_atomic_u32 one = ZZ_ATOMIC_INIT((uint32_t)idx);
+        uint32_t one = (uint32_t)idx;
         zz__freelist_push_chain_mpmc(&pool->fl, &one, 1);
         return 0;
     }
@@ -200,9 +200,8 @@ static bool zz_alloc_bulk_cached(zz_pool *pool, void **out, size_t n)
         if (have >= n) {
             left = have - (uint32_t)n;
             for (size_t i = 0; i < n; i++) {
-                /* Relaxed: our own cache inside our operation, and our own
-                 * blocks (see zz__freelist_pop_mpmc). */
-                uint32_t idx = zz_atomic_load_relaxed_u32(&c->entries[left + i]);
+                uint32_t idx = c->entries[left + i]; /* our cache (cache.h) */
+                /* Relaxed: our own block (see zz__freelist_pop_mpmc). */
                 zz_atomic_store_relaxed_u32(&pool->links[idx], ZZ_LINK_IN_USE);
                 out[i] = zz__pool_block(pool, idx);
             }
@@ -234,8 +233,7 @@ static size_t zz_free_bulk_cached(zz_pool *pool, void *const *ptrs, size_t n)
         uint32_t have = zz__cache_count(c);
         for (; i < n && have < pool->cache_cap; i++) {
             if (ptrs[i] != NULL)
-                zz_atomic_store_relaxed_u32(&c->entries[have++],
-                                            (uint32_t)zz__pool_index(pool, ptrs[i]));
+                c->entries[have++] = (uint32_t)zz__pool_index(pool, ptrs[i]);
         }
         zz__cache_set_count(c, have);
     }

@@ -367,7 +367,7 @@ bool zz__pool_validate(const zz_pool *pool, const char **why)
         const struct zz_cache *c = zz__cache_at(pool, (uint32_t)__builtin_ctzll(used));
         uint32_t n = zz__cache_count(c);
         for (uint32_t i = 0; ok && i < n; i++) {
-            uint32_t idx = zz_atomic_load_relaxed_u32(&c->entries[i]);
+            uint32_t idx = c->entries[i];
             if (idx >= end || seen[idx]++ ||
                 zz_atomic_load_relaxed_u32(&pool->fl.links[idx]) == ZZ_LINK_IN_USE) {
                 *why = "cache entry out of range, repeated, or in use";
