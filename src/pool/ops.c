@@ -135,15 +135,17 @@ int zz_pool_free(zz_pool *pool, void *ptr)
     bool cached = slot < pool->fast_slots;
     if (ZZ_UNLIKELY(!cached && !pool->fast_shared))
         return zz_pool_free_careful(pool, ptr);
-    int rc = zz__link_claim(pool->links, (uint32_t)idx, false);
-    if (ZZ_UNLIKELY(rc != 0))
-        return zz__pool_misuse(pool, "zz_pool_free", ptr, rc, 0, 0);
+    /* The claim of zz__link_claim (default mode), split: a pool without
+     * caches pushes the block straight to the shared list, and the push
+     * rewrites the link anyway. */
+    zz_atomic_u32 *link = &pool->links[idx];
+    if (ZZ_UNLIKELY(zz_atomic_load_relaxed_u32(link) != ZZ_LINK_IN_USE)) /* relaxed: as there */
+        return zz__pool_misuse(pool, "zz_pool_free", ptr, ZZ_EDOUBLEFREE, 0, 0);
     if (ZZ_UNLIKELY(!cached)) {
-        /* A pool without caches: straight to the shared list. */
-        uint32_t one = (uint32_t)idx;
-        zz__freelist_push_chain_mpmc(&pool->fl, &one, 1);
+        zz__freelist_push_linked_mpmc(&pool->fl, (uint32_t)idx, (uint32_t)idx, 1, 0);
         return 0;
     }
+    zz_atomic_store_relaxed_u32(link, ZZ_LINK_CACHED); /* relaxed: as there */
     struct zz_cache *c = zz__cache_at(pool, slot);
     if (ZZ_LIKELY(zz__cache_enter(c))) {
         uint32_t fill = zz_atomic_load_relaxed_u32(&c->fill); /* relaxed: ours */
