@@ -167,8 +167,10 @@ static inline uint32_t zz__freelist_pop_mpmc(struct zz_freelist *fl)
         /* Relaxed: a value that is stale, or ZZ_LINK_IN_USE because another
          * thread popped idx since our load, only reaches a CAS that fails,
          * since that pop moved the tag. */
-        uint32_t next = zz__link_next(idx, zz_atomic_load_relaxed_u32(&fl->links[idx]));
-        uint64_t want = zz__head_make(next, (uint32_t)(head >> 32) + 1u);
+        uint32_t next = zz_atomic_load_relaxed_u32(&fl->links[idx]) ^ (idx + 1u);
+        /* No batch flag to strip: this list has no batch nodes, and a stale
+         * value fails the CAS. The tag + 1 is added in place. */
+        uint64_t want = ((head + ((uint64_t)1 << 32)) & ~(uint64_t)UINT32_MAX) | next;
         ZZ_INTERLEAVE_POINT();
         /* Acq_rel on success: acquire as for the load above, in case the head
          * was rewritten with equal bits; release orders our earlier reads
