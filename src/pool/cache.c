@@ -285,6 +285,20 @@ static uint32_t zz_cache_refill(struct zz_pool *pool, struct zz_cache *c)
     return n;
 }
 
+uint32_t zz__cache_top_up(struct zz_pool *pool, struct zz_cache *c, uint32_t n, uint32_t want)
+{
+    /* Each take may bring a whole batch node: stop when one might not fit. */
+    while (n < want && pool->cache_cap - n >= pool->batch_max) {
+        uint32_t got = zz_take_shared(pool, &c->entries[n], want - n, pool->cache_cap - n);
+        if (got == 0)
+            break;
+        n += got;
+        zz__cache_set_count(c, n);
+        zz_cache_moved(c, got, true);
+    }
+    return n;
+}
+
 /*
  * Moves the newer half of a full cache to the shared list, where the next
  * thread to refill finds blocks that are still warm; returns the entries

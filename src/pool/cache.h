@@ -165,6 +165,12 @@ void zz__pool_peak_check(struct zz_pool *pool, struct zz_cache *c);
 /* zz__pool_peak_check, then returns p: the alloc fast path's tail call. */
 void *zz__pool_peak_check_then(struct zz_pool *pool, struct zz_cache *c, void *p);
 
+/* Adds blocks from the shared list after the n entries of the caller's own
+ * cache (used here: fill > 0), inside its operation, until it holds at
+ * least `want`, the list runs dry, or a batch node might not fit; returns
+ * the new count. Never reclaims: that is for the slow paths. */
+uint32_t zz__cache_top_up(struct zz_pool *pool, struct zz_cache *c, uint32_t n, uint32_t want);
+
 /* The slow paths, in cache.c: taken when the cache is empty or full, the
  * thread has no slot yet, caching is off, or a reclaim is under way. */
 void *zz__pool_alloc_slow(struct zz_pool *pool);

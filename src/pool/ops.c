@@ -187,8 +187,9 @@ static void zz_pool_retire_chain(zz_pool *pool, uint32_t first, uint32_t n)
 }
 
 /* zz_pool_alloc_bulk's usual case: all n blocks straight out of the
- * caller's cache, under one handshake. False, with nothing taken, when the
- * cache holds fewer or cannot be used. */
+ * caller's cache, topped up from the shared list if need be, under one
+ * handshake. False, with nothing taken from the cache, when it cannot hold
+ * or get them (what a top-up brought stays cached) or cannot be used. */
 static bool zz_alloc_bulk_cached(zz_pool *pool, void **out, size_t n)
 {
     uint32_t slot = zz__tls_slot;
@@ -199,6 +200,11 @@ static bool zz_alloc_bulk_cached(zz_pool *pool, void **out, size_t n)
     uint32_t left = 0;
     if (zz__cache_enter(c)) {
         uint32_t have = zz__cache_count(c);
+        /* Short: top the cache up from the shared list first, when the
+         * burst fits in it and the cache is in use here (a fill of 0 is
+         * marked by the slow path first). Relaxed: ours. */
+        if (have < n && n <= pool->cache_cap && zz_atomic_load_relaxed_u32(&c->fill) > 0)
+            have = zz__cache_top_up(pool, c, have, (uint32_t)n);
         if (have >= n) {
             left = have - (uint32_t)n;
             for (size_t i = 0; i < n; i++) {
