@@ -543,7 +543,8 @@ def notes(a, cands):
         "- W3/W5 count one operation per alloc and one per free; W4 counts objects through "
         "the ring.",
         "- W6 times creation of the pool until the first allocation can be served; RSS is "
-        "the growth of /proc/self/statm's resident size over the state before creation. "
+        "the growth of resident anonymous and shared memory (RssAnon + RssShmem in "
+        "/proc/self/status, not the program's code) over the state before creation. "
         "dpdk-mempool objects carry a header and padding, hence its larger footprint.",
     ]
     return "\n".join(lines)

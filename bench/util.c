@@ -9,6 +9,7 @@
 #include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
@@ -41,12 +42,24 @@ void zzb_sleep(double s)
     }
 }
 
+/* The value in kB of the line of /proc/self/status that starts with key. */
+static long status_kib(const char *buf, const char *key)
+{
+    const char *at = strstr(buf, key);
+    long kib = 0;
+    if (at == NULL || sscanf(at + strlen(key), "%ld", &kib) != 1)
+        return 0;
+    return kib;
+}
+
 size_t zzb_rss_bytes(void)
 {
-    /* open/read rather than stdio: fopen would malloc inside the measured process. */
-    char buf[128];
-    long size = 0, resident = 0;
-    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    /* open/read rather than stdio: fopen would malloc inside the measured
+     * process. Anonymous and shared-memory pages only (DPDK's memory is
+     * shared); the program's code, read in around its first faults, would
+     * otherwise count against whichever candidate ran it first. */
+    char buf[4096];
+    int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
     ssize_t len;
     if (fd < 0)
         return 0;
@@ -55,9 +68,7 @@ size_t zzb_rss_bytes(void)
     if (len <= 0)
         return 0;
     buf[len] = '\0';
-    if (sscanf(buf, "%ld %ld", &size, &resident) != 2)
-        return 0;
-    return (size_t)resident * (size_t)sysconf(_SC_PAGESIZE);
+    return (size_t)(status_kib(buf, "RssAnon:") + status_kib(buf, "RssShmem:")) * 1024u;
 }
 
 void *zzb_map(size_t bytes)

@@ -26,7 +26,8 @@ int zzb_cpus(void);
 /* Sleeps for s seconds, resuming after signals. */
 void zzb_sleep(double s);
 
-/* Resident set size of this process in bytes, from /proc/self/statm; 0 if unknown. */
+/* Resident anonymous and shared memory of this process in bytes (RssAnon +
+ * RssShmem from /proc/self/status: not its code); 0 if unknown. */
 size_t zzb_rss_bytes(void);
 
 /* splitmix64: one 64-bit state word, good enough to pick slots and shuffle. */
