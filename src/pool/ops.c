@@ -53,26 +53,33 @@ void *zz_pool_alloc(zz_pool *pool)
     return zz__pool_alloc_slow(pool);
 }
 
-/* Gives back a block already claimed: into our cache while it has room.
- * Returns 0, for the callers' tail calls. */
+/* Gives back block idx, already claimed, into the cache of the caller's
+ * slot (below fast_slots) while it has room, else the slow way. Returns 0,
+ * for the callers' tail calls. */
+static inline int zz_pool_release_cached(zz_pool *pool, uint32_t slot, uint32_t idx)
+{
+    struct zz_cache *c = zz__cache_at(pool, slot);
+    if (ZZ_LIKELY(zz__cache_enter(c))) {
+        uint32_t fill = zz_atomic_load_relaxed_u32(&c->fill); /* relaxed: ours */
+        if (ZZ_LIKELY(zz__cache_fill_has_room(pool, fill))) {
+            zz__cache_put(c, fill - 1u, idx);
+            zz__cache_leave(c);
+            return 0;
+        }
+    }
+    zz__cache_leave(c);
+    return zz__pool_release_slow(pool, idx);
+}
+
+/* Gives back a block already claimed: into our cache while it has room,
+ * straight to the shared list for a pool without caches. Returns 0. */
 static inline int zz_pool_release(zz_pool *pool, uint32_t idx)
 {
     uint32_t slot = zz__tls_slot;
-    if (ZZ_LIKELY(slot < pool->fast_slots)) {
-        struct zz_cache *c = zz__cache_at(pool, slot);
-        if (ZZ_LIKELY(zz__cache_enter(c))) {
-            uint32_t fill = zz_atomic_load_relaxed_u32(&c->fill); /* relaxed: ours */
-            if (ZZ_LIKELY(zz__cache_fill_has_room(pool, fill))) {
-                zz__cache_put(c, fill - 1u, idx);
-                zz__cache_leave(c);
-                return 0;
-            }
-        }
-        zz__cache_leave(c);
-    } else if (pool->fast_shared) {
-        /* A pool without caches: straight to the shared list. */
-        uint32_t one = idx;
-        zz__freelist_push_chain_mpmc(&pool->fl, &one, 1);
+    if (ZZ_LIKELY(slot < pool->fast_slots))
+        return zz_pool_release_cached(pool, slot, idx);
+    if (pool->fast_shared) {
+        zz__freelist_push_linked_mpmc(&pool->fl, idx, idx, 1, 0);
         return 0;
     }
     return zz__pool_release_slow(pool, idx);
@@ -146,17 +153,7 @@ int zz_pool_free(zz_pool *pool, void *ptr)
         return 0;
     }
     zz_atomic_store_relaxed_u32(link, ZZ_LINK_CACHED); /* relaxed: as there */
-    struct zz_cache *c = zz__cache_at(pool, slot);
-    if (ZZ_LIKELY(zz__cache_enter(c))) {
-        uint32_t fill = zz_atomic_load_relaxed_u32(&c->fill); /* relaxed: ours */
-        if (ZZ_LIKELY(zz__cache_fill_has_room(pool, fill))) {
-            zz__cache_put(c, fill - 1u, (uint32_t)idx);
-            zz__cache_leave(c);
-            return 0;
-        }
-    }
-    zz__cache_leave(c);
-    return zz__pool_release_slow(pool, (uint32_t)idx);
+    return zz_pool_release_cached(pool, slot, (uint32_t)idx);
 }
 
 int zz_pool_free_zeroed(zz_pool *pool, void *ptr)
