@@ -65,3 +65,5 @@ ZZB_ZIGZAG(zzb_cand_zigzag_checked, "zigzag-checked", ZZ_POOL_CHECKED,
            "zz_pool_create with ZZ_POOL_CHECKED");
 ZZB_ZIGZAG(zzb_cand_zigzag_nocache, "zigzag-nocache", ZZ_POOL_NO_CACHE,
            "zz_pool_create with ZZ_POOL_NO_CACHE: the shared lock-free list alone");
+ZZB_ZIGZAG(zzb_cand_zigzag_prefault, "zigzag-prefault", ZZ_POOL_PREFAULT,
+           "zz_pool_create with ZZ_POOL_PREFAULT: every page committed at creation, as DPDK does");

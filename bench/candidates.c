@@ -10,14 +10,20 @@
 
 #include "candidate.h"
 
-extern const zzb_candidate zzb_cand_zigzag, zzb_cand_zigzag_checked, zzb_cand_zigzag_nocache;
+extern const zzb_candidate zzb_cand_zigzag, zzb_cand_zigzag_checked, zzb_cand_zigzag_nocache,
+    zzb_cand_zigzag_prefault;
 extern const zzb_candidate zzb_cand_glibc, zzb_cand_jemalloc, zzb_cand_mimalloc, zzb_cand_tcmalloc;
 extern const zzb_candidate zzb_cand_ck, zzb_cand_dpdk;
 extern const zzb_candidate zzb_cand_private_list, zzb_cand_private_array;
 
 const zzb_candidate *const zzb_candidates[] = {
-    &zzb_cand_zigzag,       &zzb_cand_zigzag_checked, &zzb_cand_zigzag_nocache,
-    &zzb_cand_glibc,        &zzb_cand_jemalloc,       &zzb_cand_mimalloc,
+    &zzb_cand_zigzag,
+    &zzb_cand_zigzag_checked,
+    &zzb_cand_zigzag_nocache,
+    &zzb_cand_zigzag_prefault,
+    &zzb_cand_glibc,
+    &zzb_cand_jemalloc,
+    &zzb_cand_mimalloc,
     &zzb_cand_tcmalloc,
 #ifdef ZZB_HAVE_CK
     &zzb_cand_ck,
@@ -25,7 +31,9 @@ const zzb_candidate *const zzb_candidates[] = {
 #ifdef ZZB_HAVE_DPDK
     &zzb_cand_dpdk,
 #endif
-    &zzb_cand_private_list, &zzb_cand_private_array,  NULL,
+    &zzb_cand_private_list,
+    &zzb_cand_private_array,
+    NULL,
 };
 
 const zzb_candidate *zzb_candidate_find(const char *name)

@@ -538,8 +538,9 @@ def notes(a, cands):
         "- W1 writes nothing into the objects; W2, W3, W4 and W6 write one 8-byte word into "
         "each object they receive.",
         "- W2 times allocation, freeing and allocation again, not the pool's creation: "
-        "ck-stack, dpdk-mempool and private-list write every block when created (see W6), "
-        "so their first allocations find the memory already committed.",
+        "ck-stack, dpdk-mempool and private-list write every block when created, and "
+        "zigzag-prefault commits every page then (see W6), so their first allocations find "
+        "the memory already committed; the others take a page fault per fresh page.",
         "- W3/W5 count one operation per alloc and one per free; W4 counts objects through "
         "the ring.",
         "- W6 times creation of the pool until the first allocation can be served; RSS is "

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The operating system behind one narrow interface: page size, anonymous
- * mappings, huge-page advice, page protection, random bits. os_posix.c implements it for Linux and
+ * mappings, huge-page advice, committing pages up front, page protection,
+ * random bits. os_posix.c implements it for Linux and
  * other POSIX systems.
  */
 #ifndef ZZ_PLATFORM_OS_H
@@ -27,6 +28,10 @@ void zz__os_unmap(void *ptr, size_t size);
  * failure is ignored, as advice may be. */
 void zz__os_advise_huge(void *ptr, size_t size, bool want);
 
+/* Commits [ptr, ptr+size) now, as writes to every page would, without
+ * changing a byte: the pages are resident and writable when it returns.
+ * False when the system cannot commit them (out of memory). */
+bool zz__os_populate(void *ptr, size_t size);
 /* Makes [ptr, ptr+size) (whole pages) inaccessible (false) or readable and
  * writable again (true). Returns false when the system refuses. */
 bool zz__os_protect(void *ptr, size_t size, bool accessible);

@@ -2,9 +2,11 @@
 /*
  * platform/os.h for Linux and other POSIX systems: the page size, anonymous
  * mappings aligned beyond the page size (map more, trim head and tail),
- * transparent-huge-page advice and zeroing the compiler cannot drop.
+ * transparent-huge-page advice, committing pages up front and zeroing the
+ * compiler cannot drop.
  * Nothing here allocates from the heap.
  */
+#include <errno.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -20,6 +22,10 @@
 
 #ifndef MAP_NORESERVE
 #define MAP_NORESERVE 0 /* not every system has it; it is only an accounting hint */
+#endif
+/* Linux 5.14 and later; older kernels answer EINVAL, and we touch the pages. */
+#if defined(__linux__) && !defined(MADV_POPULATE_WRITE)
+#define MADV_POPULATE_WRITE 23
 #endif
 #if !defined(MAP_ANONYMOUS) && defined(MAP_ANON)
 #define MAP_ANONYMOUS MAP_ANON
@@ -113,6 +119,49 @@ void zz__os_advise_huge(void *ptr, size_t size, bool want)
     (void)size;
     (void)want;
 #endif
+}
+
+#if defined(MADV_POPULATE_WRITE)
+/* Whether this kernel knows MADV_POPULATE_WRITE: asked of a fresh page. */
+static bool os_populate_works(void)
+{
+    size_t page = zz__os_page_size();
+    void *p = os_mmap(page);
+    if (p == NULL)
+        return false;
+    bool works = madvise(p, page, MADV_POPULATE_WRITE) == 0;
+    zz__os_unmap(p, page);
+    return works;
+}
+#endif
+
+bool zz__os_populate(void *ptr, size_t size)
+{
+    if (ptr == NULL || size == 0)
+        return true;
+    uintptr_t lo = (uintptr_t)ptr, page = zz__os_page_size();
+    uintptr_t hi = size > UINTPTR_MAX - lo ? UINTPTR_MAX : lo + size;
+#if defined(MADV_POPULATE_WRITE)
+    /* Whole pages around the range: populating writes no byte, so memory of
+     * others that shares a first or last page is safe. */
+    uintptr_t first = lo & ~(page - 1);
+    if (madvise((void *)first, (size_t)(hi - first), MADV_POPULATE_WRITE) == 0)
+        return true;
+    /* ENOMEM: no memory to commit; EFAULT, EHWPOISON: none to be had.
+     * EINVAL: a kernel without the advice, or memory that cannot be
+     * written (which touching would crash on): a fresh page tells which. */
+    if (errno != EINVAL || os_populate_works())
+        return false;
+#endif
+    /* An older kernel, or another system: write one byte of every page, a
+     * byte of the range, with the value it holds. */
+    for (uintptr_t at = lo; at < hi; at = (at & ~(page - 1)) + page) {
+        volatile unsigned char *b = (volatile unsigned char *)at;
+        *b = *b;
+        if (at > UINTPTR_MAX - page)
+            break;
+    }
+    return true;
 }
 
 void zz__os_secure_zero(void *ptr, size_t n)

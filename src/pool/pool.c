@@ -152,7 +152,9 @@ static unsigned char *zz_round_down(unsigned char *p, size_t to)
  */
 static void zz_pool_advise_pages(unsigned char *mem, const struct zz_pool_plan *plan)
 {
-    if (plan->flags & ZZ_POOL_HUGE_PAGES) {
+    if (plan->flags & (ZZ_POOL_HUGE_PAGES | ZZ_POOL_PREFAULT)) {
+        /* Committed 2 MiB at a time anyway (or all at once): huge pages
+         * throughout. */
         zz__os_advise_huge(mem, plan->slab_bytes, true);
         return;
     }
@@ -178,6 +180,14 @@ static void zz_pool_advise_pages(unsigned char *mem, const struct zz_pool_plan *
     if (caches > cut)
         zz__os_advise_huge(cut, (size_t)(caches - cut), true);
     zz__os_advise_huge(caches, (size_t)(mem + plan->mem_size - caches) + page - 1, false);
+}
+
+/* ZZ_POOL_PREFAULT: commits the slab and the bookkeeping after it, but not
+ * the guard page between them. */
+static bool zz_pool_prefault(unsigned char *mem, const struct zz_pool_plan *plan)
+{
+    return zz__os_populate(mem, plan->slab_bytes) &&
+           zz__os_populate(mem + plan->meta_offset, plan->mem_size - plan->meta_offset);
 }
 
 int zz_pool_create(zz_pool **out, const zz_pool_options *opts)
@@ -216,6 +226,12 @@ int zz_pool_create(zz_pool **out, const zz_pool_options *opts)
     }
     if (zeroed && plan.slab_bytes >= ZZ_HUGE_PAGE_SIZE)
         zz_pool_advise_pages(mem, &plan);
+    if ((plan.flags & ZZ_POOL_PREFAULT) && !zz_pool_prefault(mem, &plan)) {
+        if (plan.guard_size > 0)
+            (void)zz__os_protect(mem + plan.guard_offset, plan.guard_size, true);
+        zz_free(plan.backing, mem, plan.mem_size, plan.mem_align);
+        return ZZ_ENOMEM;
+    }
 
     zz__freelist_init(&pool->fl, links, (uint32_t)plan.capacity);
     pool->links = links;

@@ -23,7 +23,7 @@ OPS = {
 }
 
 # Flag bits of the create step's flags byte.
-CHECKED, ZERO, NO_CACHE, GUARD, HUGE, HANDLER = 1, 2, 4, 8, 16, 32
+CHECKED, ZERO, NO_CACHE, GUARD, HUGE, HANDLER, PREFAULT = 1, 2, 4, 8, 16, 32, 64
 # Backing kinds (PF_BACK_*).
 DEFAULT, PAGE, SYSTEM, FIXED, COUNT_SYSTEM, COUNT_FIXED = range(6)
 # Index of each alignment in pool_fuzz.c's table; 14 is "not a power of two".
@@ -190,7 +190,8 @@ def seeds():
                           ("count_system", COUNT_SYSTEM), ("count_fixed", COUNT_FIXED)):
         p = Program().create(size=72, align=8, cap=120, backing=backing,
                              flags=ZERO | GUARD | CHECKED | HANDLER)
-        p.create(slot=1, size=500, align=256, cap=30, backing=backing, flags=NO_CACHE | HUGE)
+        p.create(slot=1, size=500, align=256, cap=30, backing=backing,
+                 flags=NO_CACHE | HUGE | PREFAULT)
         p.simple("alloc", 0, 30).simple("alloc", 1, 10).free(LIVE, 3).free(LIVE, 4, 1)
         p.simple("scan").simple("scan", 1).free(ENDS, 0).simple("visit")
         p.simple("destroy", 1).simple("destroy")  # slot 0 leaks: one ZZ_ELEAK report

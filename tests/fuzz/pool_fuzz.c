@@ -691,7 +691,7 @@ static void pf_create(struct pf_pool *m, struct pf_in *in)
     }
     o.flags = ((fl & 1) ? ZZ_POOL_CHECKED : 0u) | ((fl & 2) ? ZZ_POOL_ZERO_ON_DESTROY : 0u) |
               ((fl & 4) ? ZZ_POOL_NO_CACHE : 0u) | ((fl & 8) ? ZZ_POOL_GUARD_PAGES : 0u) |
-              ((fl & 16) ? ZZ_POOL_HUGE_PAGES : 0u);
+              ((fl & 16) ? ZZ_POOL_HUGE_PAGES : 0u) | ((fl & 64) ? ZZ_POOL_PREFAULT : 0u);
     bool handler = (fl & 32) != 0;
     if (tc & 1)
         o.thread_cache = (tc >> 1) % 257; /* 0 .. ZZ_POOL_MAX_THREAD_CACHE */
