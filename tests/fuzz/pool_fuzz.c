@@ -711,10 +711,12 @@ static void pf_create(struct pf_pool *m, struct pf_in *in)
         o.capacity = ZZ_POOL_MAX_CAPACITY + 1 + extra;
         invalid = true;
         break;
-    case 3: /* a flag this version does not know */
-        o.flags |= 1u << (6 + extra % 26);
+    case 3: { /* a flag this version does not know: a bit above every flag there is */
+        unsigned first = 32u - (unsigned)__builtin_clz((unsigned)ZZ_POOL_VALID_FLAGS);
+        o.flags |= 1u << (first + extra % (32u - first));
         invalid = true;
         break;
+    }
     case 4:
         o.thread_cache = ZZ_POOL_MAX_THREAD_CACHE + 1 + extra % 44;
         invalid = true;
