@@ -47,7 +47,7 @@ static void test_create_defaults(void **state)
     assert_int_equal(st.slab_bytes, (size_t)64 << 20);
     /* Bookkeeping: at most 4 bytes a block, plus a fixed header and the
      * thread caches (a fixed number, each of 16 bytes and its entries). */
-    assert_int_equal(st.thread_cache, 64);
+    assert_int_equal(st.thread_cache, ZZ_POOL_MAX_THREAD_CACHE);
     size_t caches = ZZ_POOL_MAX_CACHED_THREADS * (16 + 4 * st.thread_cache + 64);
     assert_true(st.meta_bytes <= 4 * st.capacity + 512 + caches);
     zz_pool_destroy(pool);
