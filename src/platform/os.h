@@ -2,8 +2,7 @@
 /*
  * The operating system behind one narrow interface: page size, anonymous
  * mappings, huge-page advice, committing pages up front, page protection,
- * random bits. os_posix.c implements it for Linux and
- * other POSIX systems.
+ * random bits. os_posix.c implements it for Linux and other POSIX systems.
  */
 #ifndef ZZ_PLATFORM_OS_H
 #define ZZ_PLATFORM_OS_H
@@ -32,6 +31,7 @@ void zz__os_advise_huge(void *ptr, size_t size, bool want);
  * changing a byte: the pages are resident and writable when it returns.
  * False when the system cannot commit them (out of memory). */
 bool zz__os_populate(void *ptr, size_t size);
+
 /* Makes [ptr, ptr+size) (whole pages) inaccessible (false) or readable and
  * writable again (true). Returns false when the system refuses. */
 bool zz__os_protect(void *ptr, size_t size, bool accessible);
