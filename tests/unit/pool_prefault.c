@@ -52,10 +52,10 @@ static void test_prefault_takes_no_fault_in_use(void **state)
     const size_t n = (size_t)1 << 18;
     zz_pool *lazy, *eager;
     assert_int_equal(zz_pool_create(&lazy, &(zz_pool_options){.size = 64, .capacity = n}), 0);
-    assert_int_equal(zz_pool_create(&eager, &(zz_pool_options){.size = 64,
-                                                                .capacity = n,
-                                                                .flags = ZZ_POOL_PREFAULT}),
-                     0);
+    assert_int_equal(
+        zz_pool_create(&eager,
+                       &(zz_pool_options){.size = 64, .capacity = n, .flags = ZZ_POOL_PREFAULT}),
+        0);
     long lazy_faults = faults_of_full_pass(lazy, n);
     long eager_faults = faults_of_full_pass(eager, n);
     print_message("page faults in a first pass over 16 MiB: lazy %ld, prefaulted %ld\n",
@@ -113,11 +113,11 @@ static void test_prefault_with_guard_pages(void **state)
 {
     (void)state;
     zz_pool *pool;
-    assert_int_equal(zz_pool_create(&pool, &(zz_pool_options){.size = 100,
-                                                               .capacity = 5000,
-                                                               .flags = ZZ_POOL_PREFAULT |
-                                                                        ZZ_POOL_GUARD_PAGES}),
-                     0);
+    assert_int_equal(
+        zz_pool_create(&pool, &(zz_pool_options){.size = 100,
+                                                 .capacity = 5000,
+                                                 .flags = ZZ_POOL_PREFAULT | ZZ_POOL_GUARD_PAGES}),
+        0);
     zz_pool_stats st;
     zz_pool_stats_get(pool, &st);
     unsigned char *first = zz_pool_alloc(pool);
