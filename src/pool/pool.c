@@ -77,7 +77,7 @@ static int zz_pool_plan_make(const zz_pool_options *o, struct zz_pool_plan *plan
      * two up to the largest cache, and none when that is below 4 (small
      * pools share one list). Larger caches move blocks between threads in
      * larger batches: a producer/consumer pair (W4) made 23 to 28 Mobj/s
-     * with caches of 64 and 37 to 39 with 256, the other workloads alike. */
+     * with caches of 64 and 35 to 39 with 256 (docs/design.md). */
     size_t cap = o->thread_cache;
     if (cap == 0 && !(o->flags & ZZ_POOL_NO_CACHE)) {
         for (cap = ZZ_POOL_MAX_THREAD_CACHE; cap >= 4 && cap > o->capacity / 64; cap /= 2) {
