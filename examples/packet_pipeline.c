@@ -140,8 +140,11 @@ int main(void)
                  .not_empty = PTHREAD_COND_INITIALIZER,
                  .not_full = PTHREAD_COND_INITIALIZER},
     };
-    int rc = zz_pool_create(
-        &pl.pool, &(zz_pool_options){.size = sizeof(struct packet), .capacity = POOL_BLOCKS});
+    /* ZZ_POOL_PREFAULT: every buffer's memory is committed here, so that the
+     * data path never stalls on a page fault. */
+    int rc = zz_pool_create(&pl.pool, &(zz_pool_options){.size = sizeof(struct packet),
+                                                         .capacity = POOL_BLOCKS,
+                                                         .flags = ZZ_POOL_PREFAULT});
     if (rc != 0) {
         fprintf(stderr, "zz_pool_create: %s\n", zz_strerror(rc));
         return 1;
