@@ -610,12 +610,28 @@ int zz_pool_flush(zz_pool *pool)
 
 uint32_t zz__pool_in_use(const struct zz_pool *pool, uint32_t *cached_out)
 {
+    /* Exact at quiescence. While others run, read pops first, then the
+     * caches, then pushes, so that what they do meanwhile can only make
+     * the count smaller: a refill in between shows its entries but not its
+     * pops, and a spill its smaller count with its pushes (or, while its
+     * blocks are on their way to the list, without: those few count as
+     * in use, as they are to everyone else). Read the other way round, a
+     * reader preempted in between counted every pop of the meantime and
+     * none of the pushes, up to the whole pool, and zz_pool_alloc_bulk
+     * refused a request that a pool a fifth full could meet. */
+    uint32_t popped = zz__freelist_popped(&pool->fl);
+    ZZ_INTERLEAVE_POINT();
     uint32_t cached = 0;
-    /* Relaxed, all: statistics, exact at quiescence. */
+    /* Relaxed: the cache_used mask; acquire on each count keeps the reads
+     * of pushes after it. */
     uint64_t used = zz_atomic_load_relaxed_u64(&pool->cache_used);
-    for (; used != 0; used &= used - 1)
-        cached += zz__cache_count(zz__cache_at(pool, (uint32_t)__builtin_ctzll(used)));
-    uint32_t out = zz__freelist_taken(&pool->fl); /* blocks off the shared list */
+    for (; used != 0; used &= used - 1) {
+        struct zz_cache *c = zz__cache_at(pool, (uint32_t)__builtin_ctzll(used));
+        uint32_t f = zz_atomic_load_acquire_u32(&c->fill);
+        cached += f > 0 ? f - 1u : 0;
+    }
+    ZZ_INTERLEAVE_POINT();
+    uint32_t out = zz__freelist_clamp(&pool->fl, popped - zz__freelist_pushed(&pool->fl));
     if (cached > out)
         cached = out;
     if (cached_out != NULL)

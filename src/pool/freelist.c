@@ -18,18 +18,37 @@ void zz__freelist_init(struct zz_freelist *fl, zz_atomic_u32 *links, uint32_t ca
     fl->end = capacity;
 }
 
+uint32_t zz__freelist_popped(const struct zz_freelist *fl)
+{
+    /* Acquire, both: the caller's later reads (pushes, caches) stay after
+     * these, on any processor. The counts only grow (mod 2^32). */
+    uint32_t nodes = (uint32_t)(zz_atomic_load_acquire_u64(&fl->head) >> 32);
+    return nodes + zz_atomic_load_acquire_u32(&fl->extra);
+}
+
+uint32_t zz__freelist_pushed(const struct zz_freelist *fl)
+{
+    /* Relaxed: read last; a statistic that pairs with nothing. */
+    return zz_atomic_load_relaxed_u32(&fl->pushes);
+}
+
+uint32_t zz__freelist_clamp(const struct zz_freelist *fl, uint32_t taken)
+{
+    if (taken > UINT32_MAX / 2)
+        return 0;
+    return taken > fl->end ? fl->end : taken;
+}
+
 uint32_t zz__freelist_taken(const struct zz_freelist *fl)
 {
-    /* Relaxed, both: the difference is exact at quiescence, which is all
-     * that is promised. While others run, operations that land between the
-     * two reads can push it outside [0, capacity] for a moment; clamp it. */
-    uint32_t pushes = zz_atomic_load_relaxed_u32(&fl->pushes);
-    uint32_t pops = (uint32_t)(zz_atomic_load_relaxed_u64(&fl->head) >> 32) +
-                    zz_atomic_load_relaxed_u32(&fl->extra);
-    uint32_t in_use = pops - pushes;
-    if (in_use > UINT32_MAX / 2)
-        return 0;
-    return in_use > fl->end ? fl->end : in_use;
+    /* Pops before pushes: both only grow, so operations that land between
+     * the two reads can only make the difference smaller than it was at
+     * either read, never larger (read the other way round, a reader
+     * preempted between them saw every pop of the meantime and none of the
+     * pushes, up to the whole capacity). Exact at quiescence. */
+    uint32_t popped = zz__freelist_popped(fl);
+    ZZ_INTERLEAVE_POINT();
+    return zz__freelist_clamp(fl, popped - zz__freelist_pushed(fl));
 }
 
 uint32_t zz__freelist_hwm(const struct zz_freelist *fl)

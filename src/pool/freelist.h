@@ -97,8 +97,16 @@ struct zz_freelist {
 void zz__freelist_init(struct zz_freelist *fl, zz_atomic_u32 *links, uint32_t capacity);
 
 /* Blocks taken from the list and not returned (handed out, or resting in
- * thread caches); exact when nothing is in flight. */
+ * thread caches); exact when nothing is in flight, and while others run
+ * never more than at the call's start or end (see freelist.c). */
 uint32_t zz__freelist_taken(const struct zz_freelist *fl);
+
+/* Its parts, for a caller that reads more in between (zz__pool_in_use):
+ * blocks popped, then blocks pushed, in that order; the difference goes
+ * through zz__freelist_clamp. */
+uint32_t zz__freelist_popped(const struct zz_freelist *fl);
+uint32_t zz__freelist_pushed(const struct zz_freelist *fl);
+uint32_t zz__freelist_clamp(const struct zz_freelist *fl, uint32_t taken);
 
 /* High-water mark of in_use, which is also the number of blocks ever
  * handed out: blocks [0, hwm) are the only ones ever written. */

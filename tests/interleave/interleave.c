@@ -7,11 +7,23 @@
  */
 #include <sched.h>
 #include <stdint.h>
+#include <time.h>
 
 void zz__test_interleave(void);
 
+/* How many of this thread's next interleave points sleep (300 us each),
+ * for a test that needs other threads to run whole operations at a given
+ * point rather than now and then; 0, the default, for the random yields. */
+_Thread_local unsigned zz__test_interleave_sleeps;
+
 void zz__test_interleave(void)
 {
+    if (zz__test_interleave_sleeps > 0) {
+        zz__test_interleave_sleeps--;
+        struct timespec ts = {0, 300000L};
+        nanosleep(&ts, NULL);
+        return;
+    }
     static _Thread_local uint32_t rng = 0x12345678u;
     rng ^= rng << 13;
     rng ^= rng >> 17;

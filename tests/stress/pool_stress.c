@@ -326,6 +326,89 @@ static void test_racing_double_free_checked(void **state)
     zz_pool_destroy(r.pool);
 }
 
+/* A bulk allocation is refused only when the pool cannot meet it. Three
+ * threads churn blocks through small caches and the shared list while the
+ * main thread takes bursts: at most a fifth of the pool is ever in use, so
+ * no burst may be refused. The pool used to decide from counters read in
+ * an order that, for a reader preempted between two of them, counted the
+ * whole pool as in use; the interleaving build makes the reader sleep
+ * between them, so that the others run whole operations there. */
+#ifdef ZZ_TEST_INTERLEAVE
+extern _Thread_local unsigned zz__test_interleave_sleeps;
+enum { BURST_ROUNDS_DIVISOR = 2000 };
+#else
+static _Thread_local unsigned zz__test_interleave_sleeps;
+enum { BURST_ROUNDS_DIVISOR = 20 };
+#endif
+
+struct churner {
+    zz_pool *pool;
+    atomic_bool stop;
+    _Atomic long errors;
+};
+
+static void *churn_main(void *arg)
+{
+    struct churner *c = arg;
+    void *held[32];
+    size_t n = 0;
+    uint64_t rng = 0x2545f4914f6cdd1dull ^ (uintptr_t)&held;
+    while (!atomic_load_explicit(&c->stop, memory_order_relaxed)) {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        if (n < 32 && (rng & 1)) {
+            held[n] = zz_pool_alloc(c->pool);
+            if (held[n] == NULL)
+                atomic_fetch_add_explicit(&c->errors, 1, memory_order_relaxed);
+            else
+                n++;
+        } else if (n > 0) {
+            if (zz_pool_free(c->pool, held[--n]) != 0)
+                atomic_fetch_add_explicit(&c->errors, 1, memory_order_relaxed);
+        }
+    }
+    while (n > 0)
+        if (zz_pool_free(c->pool, held[--n]) != 0)
+            atomic_fetch_add_explicit(&c->errors, 1, memory_order_relaxed);
+    return NULL;
+}
+
+static void test_bulk_alloc_not_refused_while_others_churn(void **state)
+{
+    (void)state;
+    struct churner c = {0};
+    assert_int_equal(
+        zz_pool_create(&c.pool,
+                       &(zz_pool_options){.size = 32, .capacity = 1024, .thread_cache = 4}),
+        0);
+    pthread_t t[3];
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, churn_main, &c), 0);
+    long rounds = iterations() / BURST_ROUNDS_DIVISOR, refused = 0;
+    void *burst[64];
+    for (long r = 0; r < rounds; r++) {
+        size_t k = 1 + (size_t)(r % 64);
+        /* The first points it passes are between the counters it reads. */
+        zz__test_interleave_sleeps = 2;
+        int rc = zz_pool_alloc_bulk(c.pool, burst, k);
+        zz__test_interleave_sleeps = 0;
+        if (rc != 0) {
+            refused++;
+            continue;
+        }
+        assert_int_equal(zz_pool_free_bulk(c.pool, burst, k), 0);
+    }
+    atomic_store_explicit(&c.stop, true, memory_order_relaxed);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(pthread_join(t[i], NULL), 0);
+    print_message("%ld bursts, %ld refused\n", rounds, refused);
+    assert_int_equal(refused, 0);
+    assert_int_equal(atomic_load_explicit(&c.errors, memory_order_relaxed), 0);
+    zz_test_assert_valid(c.pool);
+    zz_pool_destroy(c.pool);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_stress_2_threads),
     cmocka_unit_test(test_stress_4_threads),
@@ -335,6 +418,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_stress_8_threads_cached),
     cmocka_unit_test(test_stress_8_threads_cached_checked),
     cmocka_unit_test(test_racing_double_free_checked),
+    cmocka_unit_test(test_bulk_alloc_not_refused_while_others_churn),
 };
 
 ZZ_TEST_MAIN(tests)
