@@ -86,6 +86,11 @@ static inline void zz_atomic_thread_fence_seq_cst(void)
 {
     atomic_thread_fence(memory_order_seq_cst);
 }
+/* Keeps the loads before it before every load and store after it. */
+static inline void zz_atomic_thread_fence_acquire(void)
+{
+    atomic_thread_fence(memory_order_acquire);
+}
 static inline uint64_t zz_atomic_fetch_or_relaxed_u64(zz_atomic_u64 *p, uint64_t v)
 {
     return atomic_fetch_or_explicit(p, v, memory_order_relaxed);

@@ -622,14 +622,12 @@ uint32_t zz__pool_in_use(const struct zz_pool *pool, uint32_t *cached_out)
     uint32_t popped = zz__freelist_popped(&pool->fl);
     ZZ_INTERLEAVE_POINT();
     uint32_t cached = 0;
-    /* Relaxed: the cache_used mask; acquire on each count keeps the reads
-     * of pushes after it. */
+    /* Relaxed, the mask and the counts: the fence below keeps them before
+     * the read of pushes. */
     uint64_t used = zz_atomic_load_relaxed_u64(&pool->cache_used);
-    for (; used != 0; used &= used - 1) {
-        struct zz_cache *c = zz__cache_at(pool, (uint32_t)__builtin_ctzll(used));
-        uint32_t f = zz_atomic_load_acquire_u32(&c->fill);
-        cached += f > 0 ? f - 1u : 0;
-    }
+    for (; used != 0; used &= used - 1)
+        cached += zz__cache_count(zz__cache_at(pool, (uint32_t)__builtin_ctzll(used)));
+    zz_atomic_thread_fence_acquire();
     ZZ_INTERLEAVE_POINT();
     uint32_t out = zz__freelist_clamp(&pool->fl, popped - zz__freelist_pushed(&pool->fl));
     if (cached > out)

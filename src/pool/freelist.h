@@ -98,7 +98,7 @@ void zz__freelist_init(struct zz_freelist *fl, zz_atomic_u32 *links, uint32_t ca
 
 /* Blocks taken from the list and not returned (handed out, or resting in
  * thread caches); exact when nothing is in flight, and while others run
- * never more than at the call's start or end (see freelist.c). */
+ * never more than at either of its two reads (see freelist.c). */
 uint32_t zz__freelist_taken(const struct zz_freelist *fl);
 
 /* Its parts, for a caller that reads more in between (zz__pool_in_use):
