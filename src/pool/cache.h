@@ -43,6 +43,12 @@ static inline struct zz_cache *zz__cache_at(const struct zz_pool *pool, uint32_t
     return (struct zz_cache *)(void *)(pool->caches + (size_t)slot * pool->cache_stride);
 }
 
+/* The slot whose cache c is: the inverse of zz__cache_at. Slow paths only. */
+static inline uint32_t zz__cache_slot(const struct zz_pool *pool, const struct zz_cache *c)
+{
+    return (uint32_t)((size_t)((const unsigned char *)c - pool->caches) / pool->cache_stride);
+}
+
 /* Starts an owner operation; false when a reclaim wants the cache, and the
  * caller must then use the shared list (and still call zz__cache_leave). */
 static inline bool zz__cache_enter(struct zz_cache *c)
