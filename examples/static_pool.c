@@ -5,8 +5,9 @@
  * budget is fixed at link time and visible in the map file.
  *
  * The pool keeps its bookkeeping (a few bytes per block) beside the blocks,
- * all taken from the same array; the program prints how much of it the pool
- * took. Last line "static_pool: ok".
+ * all taken from the same array in one request, whose size
+ * zz_pool_footprint tells before anything is created: a firmware build can
+ * print it once and size the array to match. Last line "static_pool: ok".
  */
 #include <stdalign.h>
 #include <stdint.h>
@@ -23,7 +24,8 @@ struct reading {
 #define READINGS 128
 
 /* Room for the pool header, READINGS blocks and their bookkeeping. */
-static alignas(64) unsigned char arena[16 * 1024];
+#define ARENA_ALIGN 64
+static alignas(ARENA_ALIGN) unsigned char arena[16 * 1024];
 
 int main(void)
 {
@@ -32,6 +34,13 @@ int main(void)
         return 1;
 
     zz_pool_options opts = ZZ_POOL_OPTIONS_FOR(struct reading, READINGS);
+    size_t need, align;
+    if (zz_pool_footprint(&opts, &need, &align) != 0 || align > ARENA_ALIGN ||
+        need > sizeof arena) {
+        fprintf(stderr, "the arena is too small for the pool\n");
+        return 1;
+    }
+    printf("a pool of %d readings needs %zu bytes aligned to %zu\n", READINGS, need, align);
     opts.backing = zz_fixed_buffer_allocator(&fb);
     zz_pool *pool;
     int rc = zz_pool_create(&pool, &opts);

@@ -186,6 +186,18 @@ typedef struct zz_pool_options {
 ZZ_API int zz_pool_create(zz_pool **out, const zz_pool_options *opts);
 
 /**
+ * The memory zz_pool_create would take for these options: it makes exactly
+ * one request of the backing allocator, of *bytes bytes aligned to *align,
+ * holding the slab and all the bookkeeping. Sizes a static array for a
+ * fixed-buffer backing: `bytes + align - 1` bytes always suffice, and
+ * `bytes` do when the buffer starts at a multiple of `align`. The backing
+ * itself is not called.
+ * @return 0, or ZZ_EINVAL for bytes, align or opts NULL, or the options
+ *         zz_pool_create refuses with ZZ_EINVAL (outputs untouched).
+ */
+ZZ_API int zz_pool_footprint(const zz_pool_options *opts, size_t *bytes, size_t *align);
+
+/**
  * Gives the slab and the pool back to the backing allocator. Blocks still
  * in use become invalid; with ZZ_POOL_CHECKED they are first reported as
  * one ZZ_ELEAK misuse (count, first block). NULL does nothing. No other call on the pool may

@@ -193,6 +193,19 @@ static bool zz_pool_prefault(unsigned char *mem, const struct zz_pool_plan *plan
            zz__os_populate(mem + plan->meta_offset, plan->mem_size - plan->meta_offset);
 }
 
+int zz_pool_footprint(const zz_pool_options *opts, size_t *bytes, size_t *align)
+{
+    if (opts == NULL || bytes == NULL || align == NULL)
+        return ZZ_EINVAL;
+    struct zz_pool_plan plan;
+    int rc = zz_pool_plan_make(opts, &plan);
+    if (rc != 0)
+        return rc;
+    *bytes = plan.mem_size;
+    *align = plan.mem_align;
+    return 0;
+}
+
 int zz_pool_create(zz_pool **out, const zz_pool_options *opts)
 {
     if (out == NULL || opts == NULL)

@@ -136,12 +136,69 @@ static void test_create_invalid(void **state)
         zz_pool *pool = (zz_pool *)(void *)&dummy;
         assert_int_equal(zz_pool_create(&pool, &bad[i]), ZZ_EINVAL);
         assert_ptr_equal(pool, (void *)&dummy); /* out untouched */
+        size_t bytes = 7, align = 9;
+        assert_int_equal(zz_pool_footprint(&bad[i], &bytes, &align), ZZ_EINVAL);
+        assert_int_equal(bytes, 7);
+        assert_int_equal(align, 9);
     }
     zz_pool *pool;
     assert_int_equal(zz_pool_create(NULL, &(zz_pool_options){.size = 8, .capacity = 8}), ZZ_EINVAL);
     assert_int_equal(zz_pool_create(&pool, NULL), ZZ_EINVAL);
     zz_counting_stats s = counts();
     assert_int_equal(s.allocs + s.failed_allocs, 0);
+}
+
+/* zz_pool_footprint names the one request zz_pool_create makes: a fixed
+ * buffer of exactly that size holds the pool, one byte less does not. */
+static void test_footprint_is_what_create_takes(void **state)
+{
+    (void)state;
+    const zz_pool_options shapes[] = {
+        {.size = 64, .capacity = 1 << 16},
+        {.size = 12, .align = 4, .capacity = 128},
+        {.size = 24, .capacity = 1000, .flags = ZZ_POOL_NO_CACHE},
+        {.size = 40, .capacity = 300, .flags = ZZ_POOL_CHECKED},
+        {.size = 100, .align = 4096, .capacity = 5, .thread_cache = 4},
+        {.size = 32, .capacity = 77, .flags = ZZ_POOL_GUARD_PAGES},
+    };
+    for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
+        size_t bytes = 0, align = 0;
+        assert_int_equal(zz_pool_footprint(&shapes[i], &bytes, &align), 0);
+        assert_true(bytes >= shapes[i].size * shapes[i].capacity);
+        assert_true(align >= (shapes[i].align ? shapes[i].align : alignof(max_align_t)));
+
+        /* The counting allocator sees exactly that request. */
+        zz_pool_options o = shapes[i];
+        o.backing = counted();
+        zz_pool *pool;
+        assert_int_equal(zz_pool_create(&pool, &o), 0);
+        assert_int_equal(counts().live_bytes, bytes);
+        assert_int_equal(counts().allocs, 1);
+        zz_pool_destroy(pool);
+
+        /* Exactly that much caller memory at that alignment is enough... */
+        unsigned char *buf = aligned_alloc(align, (bytes + align - 1) / align * align);
+        assert_non_null(buf);
+        zz_fixed_buffer fb;
+        assert_int_equal(zz_fixed_buffer_init(&fb, buf, bytes), 0);
+        o.backing = zz_fixed_buffer_allocator(&fb);
+        assert_int_equal(zz_pool_create(&pool, &o), 0);
+        assert_int_equal(fb.used, bytes);
+        void *p = zz_pool_alloc(pool);
+        assert_non_null(p);
+        assert_int_equal(zz_pool_free(pool, p), 0);
+        zz_pool_destroy(pool);
+        /* ...and a byte less is not, with nothing taken. */
+        assert_int_equal(zz_fixed_buffer_init(&fb, buf, bytes - 1), 0);
+        assert_int_equal(zz_pool_create(&pool, &o), ZZ_ENOMEM);
+        assert_int_equal(fb.used, 0);
+        free(buf);
+    }
+    size_t bytes, align;
+    zz_pool_options ok = {.size = 8, .capacity = 8};
+    assert_int_equal(zz_pool_footprint(NULL, &bytes, &align), ZZ_EINVAL);
+    assert_int_equal(zz_pool_footprint(&ok, NULL, &align), ZZ_EINVAL);
+    assert_int_equal(zz_pool_footprint(&ok, &bytes, NULL), ZZ_EINVAL);
 }
 
 /* The backing allocator's failure is ZZ_ENOMEM, with nothing leaked. */
@@ -307,6 +364,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_create_geometry),
     cmocka_unit_test(test_options_for_type),
     cmocka_unit_test(test_create_invalid),
+    cmocka_unit_test(test_footprint_is_what_create_takes),
     cmocka_unit_test(test_create_backing_fails),
     cmocka_unit_test(test_create_failure_injection),
     cmocka_unit_test(test_destroy_returns_everything),
