@@ -50,6 +50,10 @@ static inline uint32_t zz_atomic_fetch_and_acq_rel_u32(zz_atomic_u32 *p, uint32_
 {
     return atomic_fetch_and_explicit(p, v, memory_order_acq_rel);
 }
+static inline uint32_t zz_atomic_fetch_and_release_u32(zz_atomic_u32 *p, uint32_t v)
+{
+    return atomic_fetch_and_explicit(p, v, memory_order_release);
+}
 static inline uint32_t zz_atomic_fetch_or_relaxed_u32(zz_atomic_u32 *p, uint32_t v)
 {
     return atomic_fetch_or_explicit(p, v, memory_order_relaxed);

@@ -357,7 +357,10 @@ static void zz_cache_empty(struct zz_pool *pool, struct zz_cache *c, bool owner)
      * entries stay readable: nobody else adds to this cache meanwhile. */
     uint32_t n = zz__cache_count(c);
     if (n > 0) {
-        zz__cache_set_count(c, 0);
+        if (owner)
+            zz__cache_set_count(c, 0);
+        else /* a reclaim keeps its flag up until it lets the cache go */
+            zz_atomic_store_relaxed_u32(&c->fill, 1u | ZZ_CACHE_STEAL);
         zz_cache_moved(c, -n, owner);
         zz_push_entries(pool, c->entries, n, zz__cache_slot(pool, c));
     }
@@ -410,26 +413,50 @@ static void zz_caches_take_all(struct zz_pool *pool)
     uint64_t used = zz_atomic_load_relaxed_u64(&pool->cache_used); /* relaxed: as above */
     for (uint64_t u = used; u != 0; u &= u - 1) {
         /* Relaxed: ordered before the fence and the membarrier below. */
-        zz_atomic_store_relaxed_u32(&zz__cache_at(pool, (uint32_t)__builtin_ctzll(u))->steal, 1);
+        zz_atomic_fetch_or_relaxed_u32(&zz__cache_at(pool, (uint32_t)__builtin_ctzll(u))->fill,
+                                       ZZ_CACHE_STEAL);
     }
-    /* Our own half of the handshake: the stores above come before the
-     * kernel's barrier on the other threads. */
-    zz_atomic_thread_fence_seq_cst();
-    bool fenced = zz__heavy_barrier();
-    for (uint64_t u = used; fenced && u != 0; u &= u - 1) {
-        uint32_t s = (uint32_t)__builtin_ctzll(u);
-        struct zz_cache *c = zz__cache_at(pool, s);
-        /* Acquire pairs with zz__cache_leave. A slot nobody holds cannot be
-         * in an operation, except one its thread was in when another thread
-         * forked: in the child that flag stays set forever. */
-        while (zz_atomic_load_acquire_u32(&c->active) && zz__thread_slot_is_live(s))
-            sched_yield();
-        /* The owner is kept out until `steal` is released below. */
-        zz_cache_empty(pool, c, false);
+    /* Rounds until every cache is held: a cache is held once its owner is
+     * seen out of any operation after a membarrier and STEAL is still in
+     * its fill. An operation that read fill before our RMW may have stored
+     * over the flag; then we raise it again for another round (cache.h). */
+    uint64_t want = used, held = 0;
+    while (want != 0) {
+        /* Our own half of the handshake: the RMWs above (or at the end of
+         * the last round) come before the kernel's barrier on the others. */
+        zz_atomic_thread_fence_seq_cst();
+        if (!zz__heavy_barrier())
+            break;
+        uint64_t again = 0;
+        for (uint64_t u = want; u != 0; u &= u - 1) {
+            uint32_t s = (uint32_t)__builtin_ctzll(u);
+            struct zz_cache *c = zz__cache_at(pool, s);
+            /* Acquire pairs with zz__cache_leave. A slot nobody holds cannot
+             * be in an operation, except one its thread was in when another
+             * thread forked: in the child that flag stays set forever. */
+            while (zz_atomic_load_acquire_u32(&c->active) && zz__thread_slot_is_live(s))
+                sched_yield();
+            /* Relaxed: the acquire above ordered the owner's last store to
+             * fill before this load; no operation that began after the
+             * membarrier stores to fill while STEAL is there. */
+            if (zz_atomic_load_relaxed_u32(&c->fill) & ZZ_CACHE_STEAL) {
+                held |= (uint64_t)1 << s;
+            } else {
+                /* Relaxed: as above. */
+                zz_atomic_fetch_or_relaxed_u32(&c->fill, ZZ_CACHE_STEAL);
+                again |= (uint64_t)1 << s;
+            }
+        }
+        want = again;
     }
+    for (uint64_t u = held; u != 0; u &= u - 1)
+        zz_cache_empty(pool, zz__cache_at(pool, (uint32_t)__builtin_ctzll(u)), false);
     for (uint64_t u = used; u != 0; u &= u - 1) {
-        /* Release pairs with the acquire in zz__cache_enter. */
-        zz_atomic_store_release_u32(&zz__cache_at(pool, (uint32_t)__builtin_ctzll(u))->steal, 0);
+        /* Release pairs with the acquire in zz__cache_enter_fill. An RMW:
+         * the owner of a cache we did not get to hold may be storing its
+         * count meanwhile. */
+        zz_atomic_fetch_and_release_u32(&zz__cache_at(pool, (uint32_t)__builtin_ctzll(u))->fill,
+                                        ~ZZ_CACHE_STEAL);
     }
 }
 

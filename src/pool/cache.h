@@ -11,14 +11,26 @@
  *   dry, so that capacity stays strict.
  *
  * The handshake (an asymmetric Dekker, as userspace RCU uses membarrier)
- *   owner:     active = 1; compiler fence; if (steal) bypass; ...; active = 0
- *   reclaimer: steal = 1; membarrier(); wait until !active; take; steal = 0
+ *   owner:     active = 1; compiler fence; f = fill; if (f & STEAL) bypass;
+ *              ...; fill = f'; active = 0
+ *   reclaimer: fill |= STEAL; membarrier(); wait until !active;
+ *              if STEAL is gone from fill, start again; take; clear STEAL
  *   membarrier makes every running thread execute a full fence before it
  *   returns. Either the owner's `active = 1` came before that fence, and the
  *   reclaimer sees it and waits for the operation to end; or it came after,
- *   and then the owner's read of `steal` also comes after the fence, which
- *   follows the reclaimer's `steal = 1`, so the owner sees it and leaves the
- *   cache alone. The owner pays a store and a load, no fence.
+ *   and then the owner's read of `fill` also comes after the fence, which
+ *   follows the reclaimer's RMW, so the owner sees STEAL and leaves the
+ *   cache alone. The flag lives in `fill` because the owner reads fill on
+ *   every operation anyway: one load and one compare test both "may I"
+ *   and "can I". The owner writes fill with a plain store, so an operation
+ *   that read fill before the reclaimer's RMW may store over the flag; the
+ *   reclaimer, having waited for that operation to end, then finds STEAL
+ *   gone and raises it again, with a new membarrier. Once it finds STEAL
+ *   still there after the wait, no operation that began before its
+ *   membarrier can store to fill any more, and every later one sees the
+ *   flag. Each new round needs the owner to be between its load and its
+ *   store of fill at the moment of the RMW, a window of a few instructions.
+ *   The owner pays a store, no fence and no extra load.
  *
  * Entries are block indices; a cached block's link is not ZZ_LINK_IN_USE,
  * so freeing it again is refused as a double free.
@@ -29,10 +41,12 @@
 #include "pool/pool_internal.h"
 #include "pool/thread_slot.h"
 
+/* Set in a cache's fill by a reclaim that wants the cache. */
+#define ZZ_CACHE_STEAL 0x80000000u
+
 struct zz_cache {
     zz_atomic_u32 active;   /* owner: 1 during an operation */
-    zz_atomic_u32 steal;    /* reclaimer: 1 while it wants the cache */
-    zz_atomic_u32 fill;     /* 0: never used in this pool; else 1 + entries in use */
+    zz_atomic_u32 fill;     /* 0: never used in this pool; else 1 + entries in use; | STEAL */
     zz_atomic_u32 low_mark; /* owner: look at the peak once count is this or less (int32) */
     zz_atomic_u32 base;     /* blocks moved in from the shared list, net (see below) */
     uint32_t entries[];     /* cache_cap block indices, the newest last (see below) */
@@ -49,18 +63,26 @@ static inline uint32_t zz__cache_slot(const struct zz_pool *pool, const struct z
     return (uint32_t)((size_t)((const unsigned char *)c - pool->caches) / pool->cache_stride);
 }
 
-/* Starts an owner operation; false when a reclaim wants the cache, and the
- * caller must then use the shared list (and still call zz__cache_leave). */
-static inline bool zz__cache_enter(struct zz_cache *c)
+/* Starts an owner operation and returns the cache's fill. With
+ * ZZ_CACHE_STEAL set a reclaim wants the cache, and the caller must use the
+ * shared list instead (and still call zz__cache_leave); the fast paths'
+ * tests below fail on such a fill. */
+static inline uint32_t zz__cache_enter_fill(struct zz_cache *c)
 {
     /* Relaxed: the store only has to become visible before a reclaimer's
      * membarrier returns, which the kernel guarantees (see above). */
     zz_atomic_store_relaxed_u32(&c->active, 1);
     /* Keeps the compiler from moving the load below above the store. */
     zz_atomic_signal_fence_seq_cst();
-    /* Acquire pairs with the reclaimer's release of `steal`: what it did to
-     * the cache is visible before we touch the cache again. */
-    return zz_atomic_load_acquire_u32(&c->steal) == 0;
+    /* Acquire pairs with the reclaimer's release store that clears STEAL:
+     * what it did to the cache is visible before we touch the cache. */
+    return zz_atomic_load_acquire_u32(&c->fill);
+}
+
+/* zz__cache_enter_fill for the slow paths: false when a reclaim wants it. */
+static inline bool zz__cache_enter(struct zz_cache *c)
+{
+    return !(zz__cache_enter_fill(c) & ZZ_CACHE_STEAL);
 }
 
 static inline void zz__cache_leave(struct zz_cache *c)
@@ -75,26 +97,31 @@ static inline void zz__cache_leave(struct zz_cache *c)
  * memory mean "never used here": the fast paths, which read only fill,
  * send such a cache to the slow path, which marks it used in the pool
  * (cache.c) before it first holds a block, and the count of a used cache
- * can be zero without costing its free a slow path. Relaxed, all: the
+ * can be zero without costing its free a slow path. Its top bit is
+ * ZZ_CACHE_STEAL, which a reclaim may set at any moment. Relaxed, all: the
  * owner's own field inside its operation; others read it (statistics) or
  * write it while they hold the cache (a reclaim).
  */
 static inline uint32_t zz__cache_count(const struct zz_cache *c)
 {
-    uint32_t f = zz_atomic_load_relaxed_u32(&c->fill);
+    uint32_t f = zz_atomic_load_relaxed_u32(&c->fill) & ~ZZ_CACHE_STEAL;
     return f > 0 ? f - 1u : 0;
 }
 
+/* The owner's store: it may store over a STEAL raised since the owner's
+ * enter, which the reclaim then notices and raises again (see above). */
 static inline void zz__cache_set_count(struct zz_cache *c, uint32_t n)
 {
+    ZZ_INTERLEAVE_POINT(); /* test builds: stretch the window a reclaim must handle */
     zz_atomic_store_relaxed_u32(&c->fill, n + 1u);
 }
 
 /* The fast paths' tests of a fill: a used cache holding a block to take,
- * and a used cache with room for one more. One compare each. */
+ * and a used cache with room for one more, neither wanted by a reclaim.
+ * One compare each: STEAL makes the first negative and the second huge. */
 static inline bool zz__cache_fill_can_take(uint32_t fill)
 {
-    return fill > 1u;
+    return (int32_t)fill > 1;
 }
 
 static inline bool zz__cache_fill_has_room(const struct zz_pool *pool, uint32_t fill)

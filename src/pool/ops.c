@@ -25,22 +25,20 @@ void *zz_pool_alloc(zz_pool *pool)
     uint32_t slot = zz__tls_slot;
     if (ZZ_LIKELY(slot < pool->fast_slots)) {
         struct zz_cache *c = zz__cache_at(pool, slot);
-        if (ZZ_LIKELY(zz__cache_enter(c))) {
-            /* Relaxed, all: the cache is ours while we are inside it. */
-            uint32_t fill = zz_atomic_load_relaxed_u32(&c->fill);
-            if (ZZ_LIKELY(zz__cache_fill_can_take(fill))) {
-                uint32_t n = fill - 1u;
-                uint32_t idx = zz__cache_take(c, n);
-                zz__cache_leave(c);
-                /* Relaxed: the block is ours; see zz__freelist_pop_mpmc. */
-                zz_atomic_store_relaxed_u32(&pool->links[idx], ZZ_LINK_IN_USE);
-                void *p = zz__pool_block(pool, idx);
-                /* Last, so that the rare peak check is a tail call and the
-                 * usual path needs no stack frame. */
-                if (ZZ_UNLIKELY(zz__cache_peak_due(c, n - 1)))
-                    return zz__pool_peak_check_then(pool, c, p);
-                return p;
-            }
+        /* A fill with a block to take is also one no reclaim wants. */
+        uint32_t fill = zz__cache_enter_fill(c);
+        if (ZZ_LIKELY(zz__cache_fill_can_take(fill))) {
+            uint32_t n = fill - 1u;
+            uint32_t idx = zz__cache_take(c, n);
+            zz__cache_leave(c);
+            /* Relaxed: the block is ours; see zz__freelist_pop_mpmc. */
+            zz_atomic_store_relaxed_u32(&pool->links[idx], ZZ_LINK_IN_USE);
+            void *p = zz__pool_block(pool, idx);
+            /* Last, so that the rare peak check is a tail call and the
+             * usual path needs no stack frame. */
+            if (ZZ_UNLIKELY(zz__cache_peak_due(c, n - 1)))
+                return zz__pool_peak_check_then(pool, c, p);
+            return p;
         }
         zz__cache_leave(c);
     } else if (pool->fast_shared) {
@@ -59,13 +57,12 @@ void *zz_pool_alloc(zz_pool *pool)
 static inline int zz_pool_release_cached(zz_pool *pool, uint32_t slot, uint32_t idx)
 {
     struct zz_cache *c = zz__cache_at(pool, slot);
-    if (ZZ_LIKELY(zz__cache_enter(c))) {
-        uint32_t fill = zz_atomic_load_relaxed_u32(&c->fill); /* relaxed: ours */
-        if (ZZ_LIKELY(zz__cache_fill_has_room(pool, fill))) {
-            zz__cache_put(c, fill - 1u, idx);
-            zz__cache_leave(c);
-            return 0;
-        }
+    /* A fill with room for one more is also one no reclaim wants. */
+    uint32_t fill = zz__cache_enter_fill(c);
+    if (ZZ_LIKELY(zz__cache_fill_has_room(pool, fill))) {
+        zz__cache_put(c, fill - 1u, idx);
+        zz__cache_leave(c);
+        return 0;
     }
     zz__cache_leave(c);
     return zz__pool_release_slow(pool, idx);
@@ -200,7 +197,8 @@ static bool zz_alloc_bulk_cached(zz_pool *pool, void **out, size_t n)
         /* Short: top the cache up from the shared list first, when the
          * burst fits in it and the cache is in use here (a fill of 0 is
          * marked by the slow path first). Relaxed: ours. */
-        if (have < n && n <= pool->cache_cap && zz_atomic_load_relaxed_u32(&c->fill) > 0)
+        if (have < n && n <= pool->cache_cap &&
+            (zz_atomic_load_relaxed_u32(&c->fill) & ~ZZ_CACHE_STEAL) > 0)
             have = zz__cache_top_up(pool, c, have, (uint32_t)n);
         if (have >= n) {
             left = have - (uint32_t)n;
@@ -234,7 +232,7 @@ static size_t zz_free_bulk_cached(zz_pool *pool, void *const *ptrs, size_t n)
     struct zz_cache *c = zz__cache_at(pool, slot);
     /* Relaxed: our own cache inside our operation. A fill of 0 is a cache
      * not yet used here: the slow path marks it first. */
-    if (zz__cache_enter(c) && zz_atomic_load_relaxed_u32(&c->fill) > 0) {
+    if (zz__cache_enter(c) && (zz_atomic_load_relaxed_u32(&c->fill) & ~ZZ_CACHE_STEAL) > 0) {
         uint32_t have = zz__cache_count(c);
         for (; i < n && have < pool->cache_cap; i++) {
             if (ptrs[i] != NULL)
