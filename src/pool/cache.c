@@ -173,12 +173,13 @@ static uint32_t zz_batch_recover(const struct zz_pool *pool, uint32_t head, uint
 static uint32_t zz_batch_read(const struct zz_pool *pool, uint32_t head, uint32_t *out,
                               uint32_t *slot)
 {
-    uint32_t got[ZZ_POOL_MAX_THREAD_CACHE];
-    uint32_t m = zz_batch_decode(pool, head, got, slot);
+    /* Decoded in place: out has room for batch_max - 1, and what a record
+     * that does not check out left there is overwritten by the recovery. */
+    uint32_t m = zz_batch_decode(pool, head, out, slot);
     if (ZZ_UNLIKELY(m == UINT32_MAX)) {
         *slot = ZZ_SLOT_NONE;
         (void)zz__pool_misuse(pool, "zz_pool_alloc", zz__pool_block(pool, head), ZZ_ECORRUPT, 0, 0);
-        m = zz_batch_recover(pool, head, got);
+        m = zz_batch_recover(pool, head, out);
     }
     if (pool->checked) {
         /* The record overwrote the fill pattern: put it back, over all the
@@ -190,9 +191,10 @@ static uint32_t zz_batch_read(const struct zz_pool *pool, uint32_t head, uint32_
         zz__hook_close(b, bytes);
     }
     for (uint32_t i = 0; i < m; i++) {
-        /* Relaxed: the members are ours. */
-        zz_atomic_store_relaxed_u32(&pool->fl.links[got[i]], ZZ_LINK_CACHED);
-        out[i] = got[i]; /* the caller's */
+        /* Relaxed: the members are ours. Taking their links' lines now,
+         * all at once, also spares the allocations that hand them out a
+         * miss each on their own store. */
+        zz_atomic_store_relaxed_u32(&pool->fl.links[out[i]], ZZ_LINK_CACHED);
     }
     return m;
 }
@@ -238,7 +240,7 @@ static uint32_t zz_take_shared(struct zz_pool *pool, uint32_t *out, uint32_t wan
 {
     uint32_t taken[ZZ_POOL_MAX_THREAD_CACHE];
     uint32_t nodes = zz__freelist_pop_batch_mpmc(&pool->fl, taken, want, room, pool->batch_max);
-    uint32_t n = 0, members = 0;
+    uint32_t n = 0, members = 0, top = 0;
     /* Records are read one node after another: fetch them all first, so
      * that their misses overlap (another thread wrote them, on another
      * core). */
@@ -247,7 +249,15 @@ static uint32_t zz_take_shared(struct zz_pool *pool, uint32_t *out, uint32_t wan
     for (uint32_t i = 0; i < nodes; i++) {
         uint32_t head = taken[i] & ~ZZ_LINK_BATCH;
         out[n++] = head;
-        if (taken[i] & ZZ_LINK_BATCH) {
+        /* Handing a block out writes its link, which the walk only read:
+         * fetch the line owned now, so that those misses overlap. The
+         * members' links are written below. */
+        __builtin_prefetch((const void *)&pool->fl.links[head], 1);
+        if (!(taken[i] & ZZ_LINK_BATCH)) {
+            /* Only a single block can be fresh: a batch node's blocks all
+             * passed through a cache, so were handed out before. */
+            top = head > top ? head : top;
+        } else {
             uint32_t pusher;
             uint32_t m = zz_batch_read(pool, head, &out[n], &pusher);
             /* Blocks this cache pushed itself were freed here, most likely
@@ -270,14 +280,7 @@ static uint32_t zz_take_shared(struct zz_pool *pool, uint32_t *out, uint32_t wan
     if (members > 0) {
         /* Relaxed: a statistic (blocks off the list), read at quiescence. */
         zz_atomic_fetch_add_relaxed_u32(&pool->fl.extra, members);
-        /* Handing a block out writes its link: fetch them all now, owned,
-         * so that those misses overlap too. */
-        for (uint32_t i = 0; i < n; i++)
-            __builtin_prefetch((const void *)&pool->fl.links[out[i]], 1);
     }
-    uint32_t top = 0;
-    for (uint32_t i = 0; i < n; i++)
-        top = out[i] > top ? out[i] : top;
     if (n > 0 && zz__freelist_beyond_hwm(&pool->fl, top))
         zz__freelist_raise_hwm(&pool->fl, top);
     return n;
