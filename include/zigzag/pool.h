@@ -6,13 +6,14 @@
  * Memory. A block's stride is the object size rounded up to the alignment,
  * and at least ZZ_POOL_MIN_BLOCK bytes. Free blocks are linked by 32-bit
  * indices kept in a side array, outside the blocks: 4 bytes of bookkeeping
- * per block, in every mode, plus, in pools with caching, 64 per-thread
- * caches of 4 * thread_cache + 20 bytes each, rounded up to 64 (by default
- * thread_cache is at most capacity / 64, so at most 4 more bytes per block,
- * committed only for the threads that use the pool). The pool writes into a block only while it is free and owned by
- * the pool: when asked to zero it, and when a thread's cache hands a batch
- * of free blocks to the shared list, the batch's first block records the
- * others' indices (read back by the thread that takes the batch).
+ * per block, in every mode. Pools with caching add 64 per-thread caches of
+ * 4 * thread_cache + 16 bytes each, rounded up to 64: by default
+ * thread_cache is at most capacity / 64, so at most 4 more bytes per
+ * block, committed only for the threads that use the pool. The pool
+ * writes into a block only while it is free and owned by the pool: when
+ * asked to zero it, and when a thread's cache hands a batch of free blocks
+ * to the shared list, the batch's first block records the others' indices
+ * (read back by the thread that takes the batch).
  *
  * Creation is O(1): no block is visited, and memory from the default page
  * allocator is committed only as blocks are first handed out.
