@@ -74,7 +74,7 @@ static inline uint32_t zz__cache_enter_fill(struct zz_cache *c)
     zz_atomic_store_relaxed_u32(&c->active, 1);
     /* Keeps the compiler from moving the load below above the store. */
     zz_atomic_signal_fence_seq_cst();
-    /* Acquire pairs with the reclaimer's release store that clears STEAL:
+    /* Acquire pairs with the reclaimer's release RMW that clears STEAL:
      * what it did to the cache is visible before we touch the cache. */
     return zz_atomic_load_acquire_u32(&c->fill);
 }
