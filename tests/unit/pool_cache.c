@@ -13,6 +13,7 @@
  */
 #include <stdlib.h>
 
+#include "pool/cache.h"
 #include "pool_checks.h"
 #include "sanitizer.h"
 #include "test_main.h"
@@ -628,13 +629,59 @@ static void test_wipe_after_batches(void **state)
     zz_pool_destroy(pool);
 }
 
+/* A cache whose fill carries ZZ_CACHE_STEAL is held by a reclaim: the
+ * owner's alloc and free, fast paths included, must leave it alone and use
+ * the shared list, and use it again once the flag is cleared. */
+static void test_owner_keeps_out_of_a_held_cache(void **state)
+{
+    (void)state;
+    zz_pool *pool = make(64, 1024, 0, 16);
+    void *p[8];
+    for (int i = 0; i < 8; i++)
+        assert_non_null(p[i] = zz_pool_alloc(pool));
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(zz_pool_free(pool, p[i]), 0);
+    assert_true(zz__tls_slot < pool->ncaches);
+    struct zz_cache *c = zz__cache_at(pool, zz__tls_slot);
+    uint32_t count = zz__cache_count(c);
+    assert_true(count >= 8 && count < pool->cache_cap);
+    uint32_t top = c->entries[count - 1];
+
+    /* As a reclaim does; no other thread runs. */
+    zz_atomic_fetch_or_relaxed_u32(&c->fill, ZZ_CACHE_STEAL);
+    void *q = zz_pool_alloc(pool);
+    assert_non_null(q);
+    assert_int_not_equal(zz__pool_index(pool, q), top);
+    assert_int_equal(zz__cache_count(c), count);
+    assert_int_equal(zz_pool_free(pool, q), 0);
+    assert_int_equal(zz__cache_count(c), count);
+    assert_int_equal(c->entries[count - 1], top);
+    assert_true(zz_atomic_load_relaxed_u32(&c->fill) & ZZ_CACHE_STEAL);
+    assert_int_equal(zz_test_stats(pool).in_use, 0);
+
+    zz_atomic_fetch_and_relaxed_u32(&c->fill, ~ZZ_CACHE_STEAL);
+    q = zz_pool_alloc(pool);
+    assert_int_equal(zz__pool_index(pool, q), top);
+    assert_int_equal(zz__cache_count(c), count - 1);
+    assert_int_equal(zz_pool_free(pool, q), 0);
+    assert_int_equal(zz__cache_count(c), count);
+    zz_test_assert_valid(pool);
+    zz_pool_destroy(pool);
+}
+
 static const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_wipe_after_batches),     cmocka_unit_test(test_thread_cache_option),
-    cmocka_unit_test(test_cached_and_flush),       cmocka_unit_test(test_flush_edges),
-    cmocka_unit_test(test_stats_exact_with_cache), cmocka_unit_test(test_exhaust_with_cache),
-    cmocka_unit_test(test_double_free_in_cache),   cmocka_unit_test(test_foreign_with_cache),
-    cmocka_unit_test(test_two_pools_one_thread),   cmocka_unit_test(test_recreate_at_same_address),
+    cmocka_unit_test(test_wipe_after_batches),
+    cmocka_unit_test(test_thread_cache_option),
+    cmocka_unit_test(test_cached_and_flush),
+    cmocka_unit_test(test_flush_edges),
+    cmocka_unit_test(test_stats_exact_with_cache),
+    cmocka_unit_test(test_exhaust_with_cache),
+    cmocka_unit_test(test_double_free_in_cache),
+    cmocka_unit_test(test_foreign_with_cache),
+    cmocka_unit_test(test_two_pools_one_thread),
+    cmocka_unit_test(test_recreate_at_same_address),
     cmocka_unit_test(test_peak_with_cache),
+    cmocka_unit_test(test_owner_keeps_out_of_a_held_cache),
 };
 
 ZZ_TEST_MAIN(tests)
