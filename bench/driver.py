@@ -265,6 +265,7 @@ def run_timed(a, exe, cands, variants):
         elapsed = time.time() - t0
         eta = elapsed / done * (total - done)
         if best is not None:
+            best["rep"] = rep
             res["runs"].append(best)
             if float(best.get("cpu_share", 1)) < a.min_cpu_share:
                 res["disturbed"] = res.get("disturbed", 0) + 1
@@ -438,6 +439,17 @@ def stats(res, field="value"):
     return statistics.median(vals), min(vals), max(vals)
 
 
+def paired(res, ref_res):
+    """Median over the repetitions of (candidate's value ÷ reference's value in the same
+    repetition), or None. A repetition runs every candidate back to back, so on a machine
+    whose speed drifts or jumps between runs the pair saw the same machine far more often
+    than the two medians did."""
+    ref_by_rep = {r["rep"]: float(r["value"]) for r in ref_res["runs"] if "rep" in r}
+    vals = [float(r["value"]) / ref_by_rep[r["rep"]] for r in res["runs"]
+            if r.get("rep") in ref_by_rep and ref_by_rep[r["rep"]] != 0]
+    return statistics.median(vals) if vals else None
+
+
 def table(headers, rows, align=None):
     align = align or ["l"] + ["r"] * (len(headers) - 1)
     out = ["| " + " | ".join(headers) + " |",
@@ -448,11 +460,13 @@ def table(headers, rows, align=None):
 
 
 def direction(v):
+    paired_text = (" Paired: the median, over the repetitions, of the candidate's result "
+                   "÷ zigzag's in the same repetition.")
     if v.kind == "time":
         return ("%s, lower is better. × zigzag = candidate median ÷ zigzag median: "
-                "below 1 means faster than zigzag." % v.unit)
+                "below 1 means faster than zigzag.%s" % (v.unit, paired_text))
     return ("%s, higher is better. × zigzag = candidate median ÷ zigzag median: "
-            "above 1 means faster than zigzag." % v.unit)
+            "above 1 means faster than zigzag.%s" % (v.unit, paired_text))
 
 
 def ratio(m, ref):
@@ -474,7 +488,7 @@ def report(a, cands, variants, results, ir):
     for v in variants:
         refm = stats(results[(v.key, ref)]) if ref else None
         refm = refm[0] if refm else None
-        headers = ["candidate", "median", "min", "max", "× zigzag"]
+        headers = ["candidate", "median", "min", "max", "× zigzag", "paired"]
         if v.workload == "w1" and ir is not None:
             headers += ["instr/pair", "instr × zigzag"]
         elif v.workload == "w2":
@@ -492,9 +506,12 @@ def report(a, cands, variants, results, ir):
                 rows.append([c, "n/a (%s)" % why] + [""] * (len(headers) - 2))
                 continue
             r = ratio(st[0], refm)
-            row = [c, num(st[0]), num(st[1]), num(st[2]), fmt_ratio(r)]
-            if r:
-                speed[c] = 1 / r if v.kind == "time" else r
+            pr = paired(res, results[(v.key, ref)]) if ref else None
+            row = [c, num(st[0]), num(st[1]), num(st[2]), fmt_ratio(r), fmt_ratio(pr)]
+            # The chart shows the paired ratio: the steadier of the two.
+            shown = pr if pr else r
+            if shown:
+                speed[c] = 1 / shown if v.kind == "time" else shown
             if v.workload == "w1" and ir is not None:
                 ref_ir = ir.get(REFERENCE, (None, None))[0]
                 val, why = ir.get(c, (None, "not measured"))
@@ -596,8 +613,11 @@ def method(a):
         "- W1 instructions: valgrind --tool=callgrind, counted only around %d alloc+free "
         "pairs after a warm-up (bench/w1_callgrind.c), divided by the pairs." % a.pairs,
         "- Headline: each table's × zigzag column, the candidate's median divided by the "
-        "median of zigzag's default pool; each table says which direction is better. The "
-        "chart shows speed relative to zigzag (higher is faster) on a log scale.",
+        "median of zigzag's default pool, and its paired column, the median over the "
+        "repetitions of the candidate's result divided by zigzag's in the same repetition "
+        "(the two ran seconds apart, so a machine that changes speed between runs moves "
+        "both); each table says which direction is better. The chart shows the paired "
+        "speed relative to zigzag (higher is faster) on a log scale.",
     ])
 
 
