@@ -108,6 +108,12 @@ static inline uint32_t zz__cache_count(const struct zz_cache *c)
     return f > 0 ? f - 1u : 0;
 }
 
+/* Whether the cache has been used in this pool (see above). */
+static inline bool zz__cache_is_used(const struct zz_cache *c)
+{
+    return (zz_atomic_load_relaxed_u32(&c->fill) & ~ZZ_CACHE_STEAL) > 0;
+}
+
 /* The owner's store: it may store over a STEAL raised since the owner's
  * enter, which the reclaim then notices and raises again (see above). */
 static inline void zz__cache_set_count(struct zz_cache *c, uint32_t n)

@@ -197,8 +197,7 @@ static bool zz_alloc_bulk_cached(zz_pool *pool, void **out, size_t n)
         /* Short: top the cache up from the shared list first, when the
          * burst fits in it and the cache is in use here (a fill of 0 is
          * marked by the slow path first). Relaxed: ours. */
-        if (have < n && n <= pool->cache_cap &&
-            (zz_atomic_load_relaxed_u32(&c->fill) & ~ZZ_CACHE_STEAL) > 0)
+        if (have < n && n <= pool->cache_cap && zz__cache_is_used(c))
             have = zz__cache_top_up(pool, c, have, (uint32_t)n);
         if (have >= n) {
             left = have - (uint32_t)n;
@@ -232,7 +231,7 @@ static size_t zz_free_bulk_cached(zz_pool *pool, void *const *ptrs, size_t n)
     struct zz_cache *c = zz__cache_at(pool, slot);
     /* Relaxed: our own cache inside our operation. A fill of 0 is a cache
      * not yet used here: the slow path marks it first. */
-    if (zz__cache_enter(c) && (zz_atomic_load_relaxed_u32(&c->fill) & ~ZZ_CACHE_STEAL) > 0) {
+    if (zz__cache_enter(c) && zz__cache_is_used(c)) {
         uint32_t have = zz__cache_count(c);
         for (; i < n && have < pool->cache_cap; i++) {
             if (ptrs[i] != NULL)
