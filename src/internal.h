@@ -24,6 +24,26 @@
 
 #define ZZ_CACHE_LINE 64
 
+/* Starts fetching p's line for reading. */
+static inline void zz__prefetch_read(const void *p)
+{
+    __builtin_prefetch(p, 0);
+}
+
+/* Starts fetching p's line owned, for a store to come: one request instead
+ * of a read followed by a second one for ownership. GCC emits prefetchw for
+ * __builtin_prefetch(p, 1) only when told the CPU has it (-mprfchw), and a
+ * plain read prefetch otherwise, so x86-64 says it here: every x86-64 CPU
+ * runs the instruction, as prefetchw or, on the oldest, as a no-op. */
+static inline void zz__prefetch_write(const void *p)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    __asm__("prefetchw %0" : : "m"(*(const char *)p));
+#else
+    __builtin_prefetch(p, 1);
+#endif
+}
+
 static inline bool zz__is_pow2(size_t x)
 {
     return x != 0 && (x & (x - 1)) == 0;
