@@ -521,9 +521,9 @@ void *zz__pool_alloc_slow(struct zz_pool *pool)
             if (n == 0)
                 n = zz_cache_refill(pool, c);
             if (n > 0) {
-                uint32_t idx = zz__cache_take(c, n);
+                uint32_t idx = zz__cache_take(c, n + 1u);
                 zz__cache_leave(c);
-                if (zz__cache_peak_due(c, n - 1))
+                if (zz__cache_peak_due(c, n)) /* the fill after the take */
                     zz__pool_peak_check(pool, c);
                 return zz_block_taken(pool, idx);
             }
@@ -577,7 +577,7 @@ void zz__pool_count_frees(struct zz_pool *pool, uint32_t n)
 static uint32_t zz_cache_tokens(const struct zz_cache *o)
 {
     /* Relaxed: statistics (cache.h). */
-    int32_t t = (int32_t)(zz__cache_count(o) - zz_atomic_load_relaxed_u32(&o->low_mark) - 1u);
+    int32_t t = (int32_t)(zz__cache_count(o) - zz_atomic_load_relaxed_u32(&o->low_mark));
     return t > 0 ? (uint32_t)t : 0;
 }
 
@@ -592,7 +592,7 @@ static void zz_caches_take_tokens(struct zz_pool *pool, const struct zz_cache *c
         if (o == c)
             continue;
         uint32_t mark = zz_atomic_load_relaxed_u32(&o->low_mark);
-        uint32_t want = zz__cache_count(o) - 1u;
+        uint32_t want = zz__cache_count(o);
         while ((int32_t)(want - mark) > 0 &&
                !zz_atomic_cas_weak_relaxed_u32(&o->low_mark, &mark, want)) {
         }
@@ -621,7 +621,7 @@ static bool zz_peak_check_alone(struct zz_pool *pool, struct zz_cache *c)
         zz_atomic_store_relaxed_u32(&pool->peak, sum);
         peak = sum;
     }
-    zz_atomic_store_relaxed_u32(&c->low_mark, count - (peak - sum) - 1u);
+    zz_atomic_store_relaxed_u32(&c->low_mark, count - (peak - sum));
     return true;
 }
 
@@ -655,7 +655,7 @@ void zz__pool_peak_check(struct zz_pool *pool, struct zz_cache *c)
         /* Our tokens: the headroom nobody else holds; we look again when
          * our count has fallen by one more than that. */
         uint32_t count = zz__cache_count(c);
-        zz_atomic_store_relaxed_u32(&c->low_mark, count - (headroom - others) - 1u);
+        zz_atomic_store_relaxed_u32(&c->low_mark, count - (headroom - others));
     }
 }
 

@@ -47,7 +47,7 @@
 struct zz_cache {
     zz_atomic_u32 active;   /* owner: 1 during an operation */
     zz_atomic_u32 fill;     /* 0: never used in this pool; else 1 + entries in use; | STEAL */
-    zz_atomic_u32 low_mark; /* owner: look at the peak once count is this or less (int32) */
+    zz_atomic_u32 low_mark; /* owner: look at the peak once count falls below this (int32) */
     zz_atomic_u32 base;     /* blocks moved in from the shared list, net (see below) */
     uint32_t entries[];     /* cache_cap block indices, the newest last (see below) */
 };
@@ -135,16 +135,19 @@ static inline bool zz__cache_fill_has_room(const struct zz_pool *pool, uint32_t 
     return fill - 1u < pool->cache_cap;
 }
 
-/* Takes the newest of the n > 0 entries of the caller's own cache, inside
- * its operation. Entries are plain memory: only the cache's holder touches
- * them, the owner inside its operation or a reclaim that holds the cache,
- * and the handshake orders the two (the owner's release of `active` before
- * the reclaim's acquire, the reclaim's release of `steal` before the
- * owner's acquire). The count (fill) stays atomic: statistics read it. */
-static inline uint32_t zz__cache_take(struct zz_cache *c, uint32_t n)
+/* Takes the newest entry of the caller's own cache, whose fill (count + 1)
+ * is `fill` > 1, inside its operation; the fill becomes fill - 1. Entries
+ * are plain memory: only the cache's holder touches them, the owner inside
+ * its operation or a reclaim that holds the cache, and the handshake
+ * orders the two (the owner's release of `active` before the reclaim's
+ * acquire, the reclaim's release of `steal` before the owner's acquire).
+ * The count (fill) stays atomic: statistics read it. */
+static inline uint32_t zz__cache_take(struct zz_cache *c, uint32_t fill)
 {
-    uint32_t idx = c->entries[n - 1];
-    zz__cache_set_count(c, n - 1);
+    /* size_t: the index fill - 2, in 64 bits, folds into the load's
+     * displacement, and the fast path needs no register for it. */
+    uint32_t idx = c->entries[(size_t)fill - 2u];
+    zz__cache_set_count(c, fill - 2u);
     return idx;
 }
 
@@ -163,7 +166,7 @@ static inline void zz__cache_put(struct zz_cache *c, uint32_t n, uint32_t idx)
  * together, leaving it as it was. The pool's peak is the largest sum of
  * nets seen; summing them on every allocation would touch every cache, so
  * each cache holds tokens instead: allocations it may make without looking,
- * count - low_mark - 1 of them. An allocation spends one (count falls), a
+ * count - low_mark of them. An allocation spends one (count falls), a
  * free earns one (count rises), and an allocation that finds none left
  * looks: it adds the nets up, raises the peak if the sum passed it, and
  * takes as tokens the headroom under the peak that no other cache holds.
@@ -183,9 +186,13 @@ static inline void zz__cache_put(struct zz_cache *c, uint32_t n, uint32_t idx)
  * reclaim that empties a cache lowers count and base together, which only
  * costs the owner tokens. Relaxed, all: statistics.
  */
-static inline bool zz__cache_peak_due(const struct zz_cache *c, uint32_t count)
+/* Whether an allocation that left the cache's fill at `fill` (its count
+ * plus one) spent the last token: count < low_mark. Taking the fill lets
+ * the fast path compare the value it has just stored. A fresh cache's
+ * zeros are a count of 0 with no token, as they must be. */
+static inline bool zz__cache_peak_due(const struct zz_cache *c, uint32_t fill)
 {
-    return (int32_t)count <= (int32_t)zz_atomic_load_relaxed_u32(&c->low_mark);
+    return (int32_t)fill <= (int32_t)zz_atomic_load_relaxed_u32(&c->low_mark);
 }
 
 /* Moves d blocks (two's complement) between the shared list and the

@@ -28,15 +28,14 @@ void *zz_pool_alloc(zz_pool *pool)
         /* A fill with a block to take is also one no reclaim wants. */
         uint32_t fill = zz__cache_enter_fill(c);
         if (ZZ_LIKELY(zz__cache_fill_can_take(fill))) {
-            uint32_t n = fill - 1u;
-            uint32_t idx = zz__cache_take(c, n);
+            uint32_t idx = zz__cache_take(c, fill);
             zz__cache_leave(c);
             /* Relaxed: the block is ours; see zz__freelist_pop_mpmc. */
             zz_atomic_store_relaxed_u32(&pool->links[idx], ZZ_LINK_IN_USE);
             void *p = zz__pool_block(pool, idx);
             /* Last, so that the rare peak check is a tail call and the
              * usual path needs no stack frame. */
-            if (ZZ_UNLIKELY(zz__cache_peak_due(c, n - 1)))
+            if (ZZ_UNLIKELY(zz__cache_peak_due(c, fill - 1u))) /* the fill after the take */
                 return zz__pool_peak_check_then(pool, c, p);
             return p;
         }
@@ -214,7 +213,7 @@ static bool zz_alloc_bulk_cached(zz_pool *pool, void **out, size_t n)
     zz__cache_leave(c);
     /* One look for the n allocations: in_use only grew meanwhile, so the
      * sum now is the largest of them. */
-    if (done && zz__cache_peak_due(c, left))
+    if (done && zz__cache_peak_due(c, left + 1u))
         zz__pool_peak_check(pool, c);
     return done;
 }
