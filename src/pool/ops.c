@@ -260,7 +260,7 @@ int zz_pool_alloc_bulk(zz_pool *pool, void **out, size_t n)
      * are chained through their own links (they are ours, and not yet
      * handed out, so a stray free of one is refused meanwhile); on failure
      * the chain goes back to the shared list in one push. */
-    uint32_t end = pool->end, first = end, last = end;
+    uint32_t end = (uint32_t)pool->end, first = end, last = end;
     for (size_t taken = 0; taken < n; taken++) {
         void *p = zz_pool_alloc(pool);
         if (p == NULL) {

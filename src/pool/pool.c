@@ -251,7 +251,7 @@ int zz_pool_create(zz_pool **out, const zz_pool_options *opts)
 
     zz__freelist_init(&pool->fl, links, (uint32_t)plan.capacity);
     pool->links = links;
-    pool->end = (uint32_t)plan.capacity;
+    pool->end = plan.capacity;
     pool->base = (uintptr_t)mem;
     pool->stride = plan.stride;
     pool->stride_shift = (unsigned)__builtin_ctzll(plan.stride);

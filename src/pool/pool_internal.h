@@ -33,7 +33,7 @@ struct zz_pool {
      * make a thread's next cached operation miss after every refill or
      * spill of another thread (measured: W4 producer/consumer). */
     zz_atomic_u32 *links;
-    uint32_t end;
+    uint64_t end;          /* 64 bits: the free path compares a 64-bit index to it in memory */
     size_t stride;         /* bytes from one block to the next */
     uint64_t stride_inv;   /* inverse of stride's odd part mod 2^64 */
     unsigned stride_shift; /* log2 of stride's power-of-two part */
