@@ -20,8 +20,13 @@ static void zz_cache_mark_used(struct zz_pool *pool, uint32_t slot)
     /* Relaxed: the bit is set before the cache first holds a block, by the
      * same thread; a reader that misses it also misses that block's entry
      * in the cache, which a reclaim handles by rechecking (see below). */
-    if (!(zz_atomic_load_relaxed_u64(&pool->cache_used) & bit))
+    if (!(zz_atomic_load_relaxed_u64(&pool->cache_used) & bit)) {
+        /* A used cache's floor is at least 1 (cache.h). Relaxed: nobody
+         * else writes the floor of a cache not yet marked, and the owner
+         * is the one to read it. */
+        zz_atomic_store_relaxed_u32(&zz__cache_at(pool, slot)->floor, 1);
         zz_atomic_fetch_or_relaxed_u64(&pool->cache_used, bit);
+    }
 }
 
 static uint32_t zz_slot_for(struct zz_pool *pool)
@@ -293,16 +298,32 @@ static uint32_t zz_take_shared(struct zz_pool *pool, uint32_t *out, uint32_t wan
     return n;
 }
 
+/* Raises c's floor to at least `to`. Relaxed: a statistic; a CAS, as
+ * others may raise it meanwhile. */
+static void zz_cache_raise_floor(struct zz_cache *c, uint32_t to)
+{
+    uint32_t floor = zz_atomic_load_relaxed_u32(&c->floor);
+    while ((int32_t)(to - floor) > 0 && !zz_atomic_cas_weak_relaxed_u32(&c->floor, &floor, to)) {
+    }
+}
+
 /* Blocks moved between the shared list and cache c (d in two's complement,
- * count moved by the same): c's net stays. The owner also moves its
- * low_mark, which is counted in entries, so that its tokens stay; a reclaim
- * leaves it, and the owner loses the tokens (cache.h). */
+ * count moved by the same): c's net stays. The owner also moves its floor,
+ * which is counted in entries, so that its tokens stay, down to 1 at most;
+ * a reclaim leaves it, and the owner loses the tokens (cache.h). */
 static void zz_cache_moved(struct zz_cache *c, uint32_t d, bool owner)
 {
     zz__cache_move_base(c, d);
-    /* Relaxed: a statistic; an RMW, as others may raise it meanwhile. */
-    if (owner)
-        zz_atomic_fetch_add_relaxed_u32(&c->low_mark, d);
+    if (!owner)
+        return;
+    /* The fast path trusts a fill above the floor to have a block, so the
+     * floor is never below 1 in memory, not even for a moment (a child
+     * forked meanwhile may give this cache to a thread of its own). Relaxed:
+     * a statistic; a CAS, as others may raise it meanwhile. */
+    uint32_t floor = zz_atomic_load_relaxed_u32(&c->floor), want;
+    do {
+        want = (int32_t)(floor + d) < 1 ? 1u : floor + d;
+    } while (!zz_atomic_cas_weak_relaxed_u32(&c->floor, &floor, want));
 }
 
 /* Fills an empty cache from the shared list: about half its size in
@@ -504,10 +525,12 @@ static void *zz_alloc_reclaim(struct zz_pool *pool)
     return NULL;
 }
 
-void *zz__pool_peak_check_then(struct zz_pool *pool, struct zz_cache *c, void *p)
+void *zz__pool_alloc_and_look(struct zz_pool *pool, struct zz_cache *c, uint32_t fill)
 {
+    uint32_t idx = zz__cache_take(c, fill);
+    zz__cache_leave(c);
     zz__pool_peak_check(pool, c);
-    return p;
+    return zz_block_taken(pool, idx);
 }
 
 void *zz__pool_alloc_slow(struct zz_pool *pool)
@@ -577,7 +600,7 @@ void zz__pool_count_frees(struct zz_pool *pool, uint32_t n)
 static uint32_t zz_cache_tokens(const struct zz_cache *o)
 {
     /* Relaxed: statistics (cache.h). */
-    int32_t t = (int32_t)(zz__cache_count(o) - zz_atomic_load_relaxed_u32(&o->low_mark));
+    int32_t t = (int32_t)(zz__cache_count(o) + 1u - zz_atomic_load_relaxed_u32(&o->floor));
     return t > 0 ? (uint32_t)t : 0;
 }
 
@@ -591,12 +614,17 @@ static void zz_caches_take_tokens(struct zz_pool *pool, const struct zz_cache *c
         struct zz_cache *o = zz__cache_at(pool, (uint32_t)__builtin_ctzll(used));
         if (o == c)
             continue;
-        uint32_t mark = zz_atomic_load_relaxed_u32(&o->low_mark);
-        uint32_t want = zz__cache_count(o);
-        while ((int32_t)(want - mark) > 0 &&
-               !zz_atomic_cas_weak_relaxed_u32(&o->low_mark, &mark, want)) {
-        }
+        zz_cache_raise_floor(o, zz__cache_count(o) + 1u);
     }
+}
+
+/* The owner's store of its tokens after a look: the floor under which its
+ * count of `count` may fall by `tokens` without a look, never below 1. */
+static void zz_cache_set_tokens(struct zz_cache *c, uint32_t count, uint32_t tokens)
+{
+    uint32_t floor = count + 1u - tokens;
+    /* Relaxed: a statistic; see cache.h. */
+    zz_atomic_store_relaxed_u32(&c->floor, (int32_t)floor < 1 ? 1u : floor);
 }
 
 /*
@@ -621,7 +649,7 @@ static bool zz_peak_check_alone(struct zz_pool *pool, struct zz_cache *c)
         zz_atomic_store_relaxed_u32(&pool->peak, sum);
         peak = sum;
     }
-    zz_atomic_store_relaxed_u32(&c->low_mark, count - (peak - sum));
+    zz_cache_set_tokens(c, count, peak - sum);
     return true;
 }
 
@@ -654,8 +682,7 @@ void zz__pool_peak_check(struct zz_pool *pool, struct zz_cache *c)
     if (c != NULL) {
         /* Our tokens: the headroom nobody else holds; we look again when
          * our count has fallen by one more than that. */
-        uint32_t count = zz__cache_count(c);
-        zz_atomic_store_relaxed_u32(&c->low_mark, count - (headroom - others));
+        zz_cache_set_tokens(c, zz__cache_count(c), headroom - others);
     }
 }
 

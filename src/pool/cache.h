@@ -45,11 +45,12 @@
 #define ZZ_CACHE_STEAL 0x80000000u
 
 struct zz_cache {
-    zz_atomic_u32 active;   /* owner: 1 during an operation */
-    zz_atomic_u32 fill;     /* 0: never used in this pool; else 1 + entries in use; | STEAL */
-    zz_atomic_u32 low_mark; /* owner: look at the peak once count falls below this (int32) */
-    zz_atomic_u32 base;     /* blocks moved in from the shared list, net (see below) */
-    uint32_t entries[];     /* cache_cap block indices, the newest last (see below) */
+    zz_atomic_u32 active; /* owner: 1 during an operation */
+    zz_atomic_u32 fill;   /* 0: never used in this pool; else 1 + entries in use; | STEAL */
+    zz_atomic_u32
+        floor;          /* owner: takes without a look while fill > floor (int32; >= 1 once used) */
+    zz_atomic_u32 base; /* blocks moved in from the shared list, net (see below) */
+    uint32_t entries[]; /* cache_cap block indices, the newest last (see below) */
 };
 
 static inline struct zz_cache *zz__cache_at(const struct zz_pool *pool, uint32_t slot)
@@ -130,6 +131,16 @@ static inline bool zz__cache_fill_can_take(uint32_t fill)
     return (int32_t)fill > 1;
 }
 
+/* The alloc fast path's one test: a block to take and a token to spend
+ * (see below), and no reclaim. A used cache's floor is at least 1, so a
+ * fill above it has a block; an unused one's zeros fail; STEAL makes the
+ * fill negative. Relaxed: others only raise the floor, and an owner that
+ * misses a raise spends a token it just lost, as under any overlap. */
+static inline bool zz__cache_fill_has_token(const struct zz_cache *c, uint32_t fill)
+{
+    return (int32_t)fill > (int32_t)zz_atomic_load_relaxed_u32(&c->floor);
+}
+
 static inline bool zz__cache_fill_has_room(const struct zz_pool *pool, uint32_t fill)
 {
     return fill - 1u < pool->cache_cap;
@@ -166,33 +177,41 @@ static inline void zz__cache_put(struct zz_cache *c, uint32_t n, uint32_t idx)
  * together, leaving it as it was. The pool's peak is the largest sum of
  * nets seen; summing them on every allocation would touch every cache, so
  * each cache holds tokens instead: allocations it may make without looking,
- * count - low_mark of them. An allocation spends one (count falls), a
+ * fill - floor of them. An allocation spends one (count falls), a
  * free earns one (count rises), and an allocation that finds none left
  * looks: it adds the nets up, raises the peak if the sum passed it, and
  * takes as tokens the headroom under the peak that no other cache holds.
  * When other caches hold more than the headroom (a consumer that only
  * frees earns without end), it first takes theirs back, raising their
- * low_mark. So the tokens of all caches together never exceed peak - in_use,
+ * floor. So the tokens of all caches together never exceed peak - in_use,
  * and in_use cannot pass the peak without somebody looking: the peak is
  * exact whenever operations do not overlap, whichever threads take turns,
- * and the fast paths pay one compare in alloc and nothing in free. Under
- * real concurrency the sums are read while others move, and the peak is
- * then only close.
+ * and the fast paths pay nothing: alloc's test of the fill is against the
+ * floor, and an allocation without a token takes the out-of-line way,
+ * which takes the block and looks. Under real concurrency the sums are
+ * read while others move, and the peak is then only close.
+ *
+ * Memory safety rests on one invariant here: the floor of a used cache is
+ * never below 1 in memory, not even for a moment, so that the fast path's
+ * fill above the floor always has a block. Tokens beyond a cache's blocks
+ * are given up to keep it, and every writer keeps it atomically: a store
+ * of 1 before the cache is first used, raises by CAS, the owner's clamped
+ * store after a look, and a clamped CAS where the owner moves the floor
+ * down (a child forked between two steps could hand the cache to a thread
+ * of its own).
  *
  * Writers: count and base, by the owner inside its operation or by a
- * reclaim that holds the cache (the handshake keeps them apart); low_mark,
+ * reclaim that holds the cache (the handshake keeps them apart); floor,
  * by the owner, and raised by others taking tokens back, always with
  * read-modify-writes except for the owner's store after its own look. A
  * reclaim that empties a cache lowers count and base together, which only
  * costs the owner tokens. Relaxed, all: statistics.
  */
 /* Whether an allocation that left the cache's fill at `fill` (its count
- * plus one) spent the last token: count < low_mark. Taking the fill lets
- * the fast path compare the value it has just stored. A fresh cache's
- * zeros are a count of 0 with no token, as they must be. */
+ * plus one) had no token to spend, and so must look. */
 static inline bool zz__cache_peak_due(const struct zz_cache *c, uint32_t fill)
 {
-    return (int32_t)fill <= (int32_t)zz_atomic_load_relaxed_u32(&c->low_mark);
+    return (int32_t)fill < (int32_t)zz_atomic_load_relaxed_u32(&c->floor);
 }
 
 /* Moves d blocks (two's complement) between the shared list and the
@@ -203,13 +222,15 @@ static inline void zz__cache_move_base(struct zz_cache *c, uint32_t d)
     zz_atomic_store_relaxed_u32(&c->base, zz_atomic_load_relaxed_u32(&c->base) + d);
 }
 
-/* Called when the owner's count fell to low_mark: the sum of all nets (the
+/* Called when the owner ran out of tokens: the sum of all nets (the
  * pool's in_use) may be a new peak. c may be NULL for a thread without a
  * cache here. */
 void zz__pool_peak_check(struct zz_pool *pool, struct zz_cache *c);
 
-/* zz__pool_peak_check, then returns p: the alloc fast path's tail call. */
-void *zz__pool_peak_check_then(struct zz_pool *pool, struct zz_cache *c, void *p);
+/* The alloc fast path's way for a cache with a block but no token: takes
+ * the block from c, whose fill is `fill`, inside the owner's operation,
+ * ends it, and looks. */
+void *zz__pool_alloc_and_look(struct zz_pool *pool, struct zz_cache *c, uint32_t fill);
 
 /* Adds blocks from the shared list after the n entries of the caller's own
  * cache (used here: fill > 0), inside its operation, until it holds at

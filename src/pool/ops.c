@@ -25,20 +25,19 @@ void *zz_pool_alloc(zz_pool *pool)
     uint32_t slot = zz__tls_slot;
     if (ZZ_LIKELY(slot < pool->fast_slots)) {
         struct zz_cache *c = zz__cache_at(pool, slot);
-        /* A fill with a block to take is also one no reclaim wants. */
+        /* A fill above the floor: a block to take, a token to spend, and
+         * no reclaim that wants the cache (cache.h). */
         uint32_t fill = zz__cache_enter_fill(c);
-        if (ZZ_LIKELY(zz__cache_fill_can_take(fill))) {
+        if (ZZ_LIKELY(zz__cache_fill_has_token(c, fill))) {
             uint32_t idx = zz__cache_take(c, fill);
             zz__cache_leave(c);
             /* Relaxed: the block is ours; see zz__freelist_pop_mpmc. */
             zz_atomic_store_relaxed_u32(&pool->links[idx], ZZ_LINK_IN_USE);
-            void *p = zz__pool_block(pool, idx);
-            /* Last, so that the rare peak check is a tail call and the
-             * usual path needs no stack frame. */
-            if (ZZ_UNLIKELY(zz__cache_peak_due(c, fill - 1u))) /* the fill after the take */
-                return zz__pool_peak_check_then(pool, c, p);
-            return p;
+            return zz__pool_block(pool, idx);
         }
+        /* A block but no token: take it and look, out of line. */
+        if (zz__cache_fill_can_take(fill))
+            return zz__pool_alloc_and_look(pool, c, fill);
         zz__cache_leave(c);
     } else if (pool->fast_shared) {
         /* A pool without caches: straight to the shared list. */
