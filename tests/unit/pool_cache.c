@@ -669,6 +669,50 @@ static void test_owner_keeps_out_of_a_held_cache(void **state)
     zz_pool_destroy(pool);
 }
 
+/* The alloc fast path takes from a cache whose fill is above its token
+ * floor, trusting that fill to hold a block: the floor of a used cache is
+ * never below 1. Frees earn tokens without end and spills move the floor
+ * down with the count, so a floor left to follow them would go below 1,
+ * and an empty cache would then look full of tokens. */
+static void test_floor_never_below_one(void **state)
+{
+    (void)state;
+    enum { N = 1024 };
+    zz_pool *pool = make(64, N, 0, 64);
+    void **p = malloc(N * sizeof(*p));
+    assert_non_null(p);
+    assert_true(zz__tls_slot == ZZ_SLOT_UNCLAIMED || zz__tls_slot < pool->ncaches);
+    assert_non_null(p[0] = zz_pool_alloc(pool));
+    struct zz_cache *c = zz__cache_at(pool, zz__tls_slot);
+    assert_true((int32_t)zz_atomic_load_relaxed_u32(&c->floor) >= 1); /* set when first used */
+    for (size_t i = 1; i < N; i++)
+        assert_non_null(p[i] = zz_pool_alloc(pool));
+    assert_null(zz_pool_alloc(pool));
+    /* Every free earns a token; every 32nd or so spills half the cache. */
+    for (size_t i = 0; i < N; i++) {
+        assert_int_equal(zz_pool_free(pool, p[i]), 0);
+        assert_true((int32_t)zz_atomic_load_relaxed_u32(&c->floor) >= 1);
+    }
+    /* Emptied by a flush with tokens to spare: fill 1, and the fast path
+     * must not take from it. */
+    assert_int_equal(zz_pool_flush(pool), 0);
+    assert_int_equal(zz__cache_count(c), 0);
+    assert_true((int32_t)zz_atomic_load_relaxed_u32(&c->floor) >= 1);
+    for (size_t i = 0; i < N; i++) {
+        assert_non_null(p[i] = zz_pool_alloc(pool));
+        assert_true((int32_t)zz_atomic_load_relaxed_u32(&c->floor) >= 1);
+    }
+    assert_null(zz_pool_alloc(pool));
+    zz_test_assert_distinct_owned(pool, p, N);
+    zz_pool_stats st = zz_test_stats(pool);
+    assert_int_equal(st.in_use, N);
+    assert_int_equal(st.peak_in_use, N);
+    assert_int_equal(zz_pool_free_bulk(pool, p, N), 0);
+    zz_test_assert_valid(pool);
+    free(p);
+    zz_pool_destroy(pool);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_wipe_after_batches),
     cmocka_unit_test(test_thread_cache_option),
@@ -682,6 +726,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_recreate_at_same_address),
     cmocka_unit_test(test_peak_with_cache),
     cmocka_unit_test(test_owner_keeps_out_of_a_held_cache),
+    cmocka_unit_test(test_floor_never_below_one),
 };
 
 ZZ_TEST_MAIN(tests)
