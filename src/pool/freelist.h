@@ -208,6 +208,23 @@ static inline bool zz__freelist_beyond_hwm(const struct zz_freelist *fl, uint32_
 }
 
 /*
+ * Whether top, read from the head with acquire, starts the fresh run: top
+ * and every index after it never taken, so that the list from top is the
+ * implicit chain top, top + 1, ..., end - 1 and walking its links would
+ * only read zeros. Relaxed is enough for hwm: a block on the list that was
+ * ever taken got there by a push, whose taker raised hwm past it before
+ * handing it on, and whose release CAS our acquire load of the head
+ * synchronises with (every later write of the head is a read-modify-write,
+ * which continues that push's release sequence); so hwm <= top is never a
+ * stale view of a taken top. And blocks leave the fresh run in index
+ * order, so none after an untaken top was ever taken either.
+ */
+static inline bool zz__freelist_fresh_run(const struct zz_freelist *fl, uint32_t top)
+{
+    return top >= zz_atomic_load_relaxed_u32(&fl->hwm) && top < fl->end;
+}
+
+/*
  * Takes from the top in one CAS, into out[0..n), and returns n (0 when the
  * list is empty): single blocks and batch nodes, top first, until `want`
  * blocks are counted, counting a batch node as `node_max` blocks (an upper
@@ -227,6 +244,22 @@ static inline uint32_t zz__freelist_pop_batch_mpmc(struct zz_freelist *fl, uint3
     for (;;) {
         uint32_t n = 0, counted = 0, cur = (uint32_t)head;
         bool stale = false;
+        /* A top at or above hwm: the rest of the list is the fresh run
+         * cur, cur + 1, ..., end - 1 (see zz__freelist_fresh_run), taken
+         * without reading a link. */
+        if (zz__freelist_fresh_run(fl, cur)) {
+            uint32_t left = fl->end - cur;
+            n = want < room ? want : room;
+            n = n < left ? n : left;
+            for (uint32_t i = 0; i < n; i++)
+                out[i] = cur + i; /* the caller's own */
+            ZZ_INTERLEAVE_POINT();
+            /* Acq_rel, acquire on failure: as below. */
+            if (zz_atomic_cas_weak_acq_rel_u64(&fl->head, &head,
+                                               zz__head_make(cur + n, (uint32_t)(head >> 32) + n)))
+                return n;
+            continue;
+        }
         /* Walk the chain below the top. If no pop lands before our CAS, the
          * chain is intact: blocks leave only through pops, which move the
          * tag, and pushes only stack on top. A walk over links that others

@@ -1488,6 +1488,100 @@ static void test_mixed_8_threads_cache64_checked(void **state)
     run_mixed(8, 64, ZZ_POOL_CHECKED);
 }
 
+/* ===================================================================== */
+/* The fresh run: blocks never handed out, taken without reading a link    */
+/* ===================================================================== */
+
+enum { FRESH_CAP = 6000, FRESH_THREADS = 4 };
+
+struct fresh {
+    zz_pool *pool;
+    struct gate go;
+    void **got[FRESH_THREADS]; /* FRESH_CAP + 1 entries each */
+    size_t n[FRESH_THREADS];
+    atomic_int id;
+};
+
+/* Drains the pool from the moment the gate opens, while the others do:
+ * most of it still fresh. Every third block goes straight back, so that
+ * blocks with real links land on top of the fresh run and are taken again
+ * among fresh ones. */
+static void *fresh_main(void *arg)
+{
+    struct fresh *f = arg;
+    int id = atomic_fetch_add_explicit(&f->id, 1, memory_order_relaxed);
+    void **got = f->got[id];
+    size_t n = 0;
+    uint64_t rng = (uint64_t)id + 11;
+    CHECK(gate_wait(&f->go, 1));
+    /* A list broken into a cycle never says NULL: bounded. */
+    for (long tries = 0; tries < 4L * FRESH_CAP; tries++) {
+        void *p = zz_pool_alloc(f->pool);
+        if (p == NULL)
+            break;
+        CHECK(n < FRESH_CAP && tries + 1 < 4L * FRESH_CAP);
+        if (n >= FRESH_CAP)
+            break;
+        got[n++] = p;
+        if (xorshift(&rng) % 3 == 0)
+            CHECK(zz_pool_free(f->pool, got[--n]) == 0);
+    }
+    f->n[id] = n;
+    return NULL;
+}
+
+/* Threads that start together on a fresh pool take its fresh run in
+ * overlapping batches (with and without caches): between them they end
+ * up with exactly the capacity, every block once. */
+static void test_fresh_run_race(void **state)
+{
+    (void)state;
+    static const unsigned flags[] = {0, ZZ_POOL_NO_CACHE};
+    long rounds = scaled(300, 30);
+    reset_errors();
+    void **all = malloc((FRESH_CAP + 1) * sizeof(*all));
+    assert_non_null(all);
+    for (long r = 0; r < rounds; r++) {
+        struct fresh *f = calloc(1, sizeof(*f));
+        assert_non_null(f);
+        f->pool = make(64, FRESH_CAP, flags[r % 2], 0);
+        gate_init(&f->go);
+        pthread_t t[FRESH_THREADS];
+        for (int i = 0; i < FRESH_THREADS; i++) {
+            f->got[i] = malloc((FRESH_CAP + 1) * sizeof(void *));
+            assert_non_null(f->got[i]);
+        }
+        for (int i = 0; i < FRESH_THREADS; i++)
+            assert_int_equal(pthread_create(&t[i], NULL, fresh_main, f), 0);
+        gate_add(&f->go, 1);
+        for (int i = 0; i < FRESH_THREADS; i++)
+            assert_int_equal(pthread_join(t[i], NULL), 0);
+        size_t total = 0;
+        for (int i = 0; i < FRESH_THREADS; i++) {
+            for (size_t k = 0; k < f->n[i] && total <= FRESH_CAP; k++)
+                all[total++] = f->got[i][k];
+        }
+        assert_no_errors();
+        /* The last thread to see NULL saw it with nobody else running:
+         * every block in use, none left cached or on the list. */
+        zz_pool_stats st;
+        zz_pool_stats_get(f->pool, &st);
+        assert_int_equal(total, FRESH_CAP);
+        assert_int_equal(st.in_use, FRESH_CAP);
+        assert_int_equal(st.cached, 0);
+        assert_true(distinct_owned(f->pool, all, total));
+        zz_test_assert_valid(f->pool);
+        assert_int_equal(zz_pool_free_bulk(f->pool, all, total), 0);
+        assert_exact_capacity(f->pool, FRESH_CAP);
+        for (int i = 0; i < FRESH_THREADS; i++)
+            free(f->got[i]);
+        gate_destroy(&f->go);
+        zz_pool_destroy(f->pool);
+        free(f);
+    }
+    free(all);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_strict_capacity_idle_cache),
     cmocka_unit_test(test_strict_capacity_shuffled_frees),
@@ -1506,6 +1600,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_mixed_4_threads_cache64),
     cmocka_unit_test(test_mixed_8_threads_cache16),
     cmocka_unit_test(test_mixed_8_threads_cache64_checked),
+    cmocka_unit_test(test_fresh_run_race),
 };
 
 ZZ_TEST_MAIN(tests)
