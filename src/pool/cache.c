@@ -298,6 +298,12 @@ static uint32_t zz_take_shared(struct zz_pool *pool, uint32_t *out, uint32_t wan
     return n;
 }
 
+/* f, or 1 if f is below 1 (int32): a used cache's floor (cache.h). */
+static uint32_t zz_floor_at_least_1(uint32_t f)
+{
+    return (int32_t)f < 1 ? 1u : f;
+}
+
 /* Raises c's floor to at least `to`. Relaxed: a statistic; a CAS, as
  * others may raise it meanwhile. */
 static void zz_cache_raise_floor(struct zz_cache *c, uint32_t to)
@@ -322,7 +328,7 @@ static void zz_cache_moved(struct zz_cache *c, uint32_t d, bool owner)
      * a statistic; a CAS, as others may raise it meanwhile. */
     uint32_t floor = zz_atomic_load_relaxed_u32(&c->floor), want;
     do {
-        want = (int32_t)(floor + d) < 1 ? 1u : floor + d;
+        want = zz_floor_at_least_1(floor + d);
     } while (!zz_atomic_cas_weak_relaxed_u32(&c->floor, &floor, want));
 }
 
@@ -622,9 +628,8 @@ static void zz_caches_take_tokens(struct zz_pool *pool, const struct zz_cache *c
  * count of `count` may fall by `tokens` without a look, never below 1. */
 static void zz_cache_set_tokens(struct zz_cache *c, uint32_t count, uint32_t tokens)
 {
-    uint32_t floor = count + 1u - tokens;
     /* Relaxed: a statistic; see cache.h. */
-    zz_atomic_store_relaxed_u32(&c->floor, (int32_t)floor < 1 ? 1u : floor);
+    zz_atomic_store_relaxed_u32(&c->floor, zz_floor_at_least_1(count + 1u - tokens));
 }
 
 /*

@@ -47,10 +47,9 @@
 struct zz_cache {
     zz_atomic_u32 active; /* owner: 1 during an operation */
     zz_atomic_u32 fill;   /* 0: never used in this pool; else 1 + entries in use; | STEAL */
-    zz_atomic_u32
-        floor;          /* owner: takes without a look while fill > floor (int32; >= 1 once used) */
-    zz_atomic_u32 base; /* blocks moved in from the shared list, net (see below) */
-    uint32_t entries[]; /* cache_cap block indices, the newest last (see below) */
+    zz_atomic_u32 floor;  /* owner: no look while fill > floor (int32, >= 1 once used) */
+    zz_atomic_u32 base;   /* blocks moved in from the shared list, net (see below) */
+    uint32_t entries[];   /* cache_cap block indices, the newest last (see below) */
 };
 
 static inline struct zz_cache *zz__cache_at(const struct zz_pool *pool, uint32_t slot)

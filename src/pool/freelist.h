@@ -247,25 +247,21 @@ static inline uint32_t zz__freelist_pop_batch_mpmc(struct zz_freelist *fl, uint3
         /* A top at or above hwm: the rest of the list is the fresh run
          * cur, cur + 1, ..., end - 1 (see zz__freelist_fresh_run), taken
          * without reading a link. */
-        if (zz__freelist_fresh_run(fl, cur)) {
+        bool fresh = zz__freelist_fresh_run(fl, cur);
+        if (fresh) {
             uint32_t left = fl->end - cur;
             n = want < room ? want : room;
             n = n < left ? n : left;
             for (uint32_t i = 0; i < n; i++)
                 out[i] = cur + i; /* the caller's own */
-            ZZ_INTERLEAVE_POINT();
-            /* Acq_rel, acquire on failure: as below. */
-            if (zz_atomic_cas_weak_acq_rel_u64(&fl->head, &head,
-                                               zz__head_make(cur + n, (uint32_t)(head >> 32) + n)))
-                return n;
-            continue;
+            cur += n;
         }
-        /* Walk the chain below the top. If no pop lands before our CAS, the
-         * chain is intact: blocks leave only through pops, which move the
-         * tag, and pushes only stack on top. A walk over links that others
-         * are rewriting reads values of atomics, may meet an index beyond
-         * end (an in-use or cached marker), and then only restarts. */
-        while (counted < want && cur < fl->end) {
+        /* Otherwise walk the chain below the top. If no pop lands before our
+         * CAS, the chain is intact: blocks leave only through pops, which
+         * move the tag, and pushes only stack on top. A walk over links that
+         * others are rewriting reads values of atomics, may meet an index
+         * beyond end (an in-use or cached marker), and then only restarts. */
+        while (!fresh && counted < want && cur < fl->end) {
             /* Relaxed: stale values only reach a CAS that fails. */
             uint32_t link = zz_atomic_load_relaxed_u32(&fl->links[cur]);
             bool batch = zz__link_is_batch(link);
