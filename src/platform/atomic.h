@@ -16,6 +16,7 @@
 #define ZZ_PLATFORM_ATOMIC_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -77,6 +78,90 @@ static inline int zz_atomic_cas_strong_relaxed_u32(zz_atomic_u32 *p, uint32_t *e
 {
     return atomic_compare_exchange_strong_explicit(p, expected, desired, memory_order_relaxed,
                                                    memory_order_relaxed);
+}
+
+/*
+ * Relaxed 32-bit accesses that fold into the instruction using them. GCC
+ * gives every atomic access an instruction of its own, addressed through a
+ * register: comparing with a relaxed load costs a load and a compare, and
+ * an element of an array at a fixed offset from a pointer costs a lea
+ * first. On x86-64 an aligned 4-byte mov or cmp is single-copy atomic,
+ * which is all that a relaxed access promises, so there these are inline
+ * asm whose memory operand the compiler addresses as it likes (volatile:
+ * each runs once, where it stands). Elsewhere, and under the sanitizers,
+ * which must see every access, they are the C11 forms.
+ */
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+#define ZZ_ATOMIC_FOLDED 0
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer) ||                         \
+    __has_feature(memory_sanitizer)
+#define ZZ_ATOMIC_FOLDED 0
+#endif
+#endif
+#if !defined(ZZ_ATOMIC_FOLDED) && defined(__x86_64__) && defined(__GNUC__)
+#define ZZ_ATOMIC_FOLDED 1
+#elif !defined(ZZ_ATOMIC_FOLDED)
+#define ZZ_ATOMIC_FOLDED 0
+#endif
+
+/* *p = v, relaxed. */
+static inline void zz_atomic_store_relaxed_u32_folded(zz_atomic_u32 *p, uint32_t v)
+{
+#if ZZ_ATOMIC_FOLDED
+    __asm__ volatile("movl %1, %0" : "=m"(*(uint32_t *)p) : "ri"(v));
+#else
+    atomic_store_explicit(p, v, memory_order_relaxed);
+#endif
+}
+
+/* *p == v, of a relaxed load of *p. */
+static inline bool zz_atomic_load_relaxed_equals_u32(const zz_atomic_u32 *p, uint32_t v)
+{
+#if ZZ_ATOMIC_FOLDED
+    bool equal;
+    __asm__ volatile("cmpl %2, %1" : "=@cce"(equal) : "m"(*(const uint32_t *)p), "ri"(v));
+    return equal;
+#else
+    return atomic_load_explicit((zz_atomic_u32 *)p, memory_order_relaxed) == v;
+#endif
+}
+
+/* (int32_t)a > (int32_t)*p, of a relaxed load of *p. */
+static inline bool zz_atomic_load_relaxed_below_i32(const zz_atomic_u32 *p, uint32_t a)
+{
+#if ZZ_ATOMIC_FOLDED
+    bool greater;
+    __asm__ volatile("cmpl %2, %1" : "=@ccg"(greater) : "r"(a), "m"(*(const uint32_t *)p));
+    return greater;
+#else
+    return (int32_t)a > (int32_t)atomic_load_explicit((zz_atomic_u32 *)p, memory_order_relaxed);
+#endif
+}
+
+/* Replaces *p by desired if it holds expected, by a relaxed load and a
+ * relaxed store: not a read-modify-write, for a word that no other thread
+ * writes meanwhile. Returns whether it did. */
+static inline bool zz_atomic_replace_relaxed_u32(zz_atomic_u32 *p, uint32_t expected,
+                                                 uint32_t desired)
+{
+#if ZZ_ATOMIC_FOLDED
+    /* The memory clobber stands for the store, as asm goto has no outputs
+     * before GCC 11. */
+    __asm__ goto("cmpl %1, %0\n\tjne %l[differs]\n\tmovl %2, %0"
+                 :
+                 : "m"(*(uint32_t *)p), "ri"(expected), "ri"(desired)
+                 : "memory", "cc"
+                 : differs);
+    return true;
+differs:
+    return false;
+#else
+    if (atomic_load_explicit(p, memory_order_relaxed) != expected)
+        return false;
+    atomic_store_explicit(p, desired, memory_order_relaxed);
+    return true;
+#endif
 }
 
 /* ---- fences ---- */

@@ -137,7 +137,7 @@ static inline bool zz__cache_fill_can_take(uint32_t fill)
  * misses a raise spends a token it just lost, as under any overlap. */
 static inline bool zz__cache_fill_has_token(const struct zz_cache *c, uint32_t fill)
 {
-    return (int32_t)fill > (int32_t)zz_atomic_load_relaxed_u32(&c->floor);
+    return zz_atomic_load_relaxed_below_i32(&c->floor, fill);
 }
 
 static inline bool zz__cache_fill_has_room(const struct zz_pool *pool, uint32_t fill)
@@ -154,11 +154,11 @@ static inline bool zz__cache_fill_has_room(const struct zz_pool *pool, uint32_t 
  * The count (fill) stays atomic: statistics read it. */
 static inline uint32_t zz__cache_take(struct zz_cache *c, uint32_t fill)
 {
-    /* size_t: the index fill - 2, in 64 bits, folds into the load's
-     * displacement, and the fast path needs no register for it. */
-    uint32_t idx = c->entries[(size_t)fill - 2u];
-    zz__cache_set_count(c, fill - 2u);
-    return idx;
+    /* Indexed by the new fill, widened, minus one: the fast path computes
+     * fill - 1 once, for the load and the store. */
+    uint32_t left = fill - 1u;
+    zz__cache_set_count(c, left - 1u);
+    return c->entries[(size_t)left - 1u];
 }
 
 /* Adds idx after the n entries of the caller's own cache (n < its size),
@@ -167,6 +167,16 @@ static inline void zz__cache_put(struct zz_cache *c, uint32_t n, uint32_t idx)
 {
     c->entries[n] = idx;
     zz__cache_set_count(c, n + 1);
+}
+
+/* zz__cache_put to a cache whose fill (count + 1) is `fill`, indexed by
+ * the new fill, widened, minus two: the fast path computes fill + 1 once,
+ * for the store and the index. */
+static inline void zz__cache_put_at_fill(struct zz_cache *c, uint32_t fill, uint32_t idx)
+{
+    uint32_t grown = fill + 1u;
+    zz__cache_set_count(c, fill);
+    c->entries[(size_t)grown - 2u] = idx;
 }
 
 /*

@@ -32,7 +32,7 @@ void *zz_pool_alloc(zz_pool *pool)
             uint32_t idx = zz__cache_take(c, fill);
             zz__cache_leave(c);
             /* Relaxed: the block is ours; see zz__freelist_pop_mpmc. */
-            zz_atomic_store_relaxed_u32(&pool->links[idx], ZZ_LINK_IN_USE);
+            zz_atomic_store_relaxed_u32_folded(&pool->links[idx], ZZ_LINK_IN_USE);
             return zz__pool_block(pool, idx);
         }
         /* A block but no token: take it and look, out of line. */
@@ -58,7 +58,7 @@ static inline int zz_pool_release_cached(zz_pool *pool, uint32_t slot, uint32_t 
     /* A fill with room for one more is also one no reclaim wants. */
     uint32_t fill = zz__cache_enter_fill(c);
     if (ZZ_LIKELY(zz__cache_fill_has_room(pool, fill))) {
-        zz__cache_put(c, fill - 1u, idx);
+        zz__cache_put_at_fill(c, fill, idx);
         zz__cache_leave(c);
         return 0;
     }
@@ -101,19 +101,29 @@ static inline int64_t zz_pool_claim(zz_pool *pool, const void *ptr, const char *
     return idx;
 }
 
-/* zz_pool_free of a pointer that is no block start here: NULL, or a misuse. */
-static ZZ_NOINLINE int zz_pool_free_unknown(zz_pool *pool, void *ptr)
+/* zz_pool_free of a pointer that is no block start here, given by its
+ * zz__pool_index x: NULL, or a misuse. */
+static ZZ_NOINLINE int zz_pool_free_unknown(zz_pool *pool, uint64_t x)
 {
+    const void *ptr = zz__pool_unindex(pool, x);
     if (ptr == NULL)
         return 0;
     return zz__pool_misuse(pool, "zz_pool_free", ptr, ZZ_EFOREIGN, 0, 0);
 }
 
+/* zz_pool_free of a block that is not in use. */
+static ZZ_NOINLINE int zz_pool_free_twice(zz_pool *pool, uint64_t idx)
+{
+    return zz__pool_misuse(pool, "zz_pool_free", zz__pool_block(pool, (uint32_t)idx),
+                           ZZ_EDOUBLEFREE, 0, 0);
+}
+
 /* zz_pool_free off the cache fast path: a pool without caches, a thread
  * without one yet, or a pool whose freed blocks need more work
  * (retire_work: checked mode, tool hooks). */
-static ZZ_NOINLINE int zz_pool_free_careful(zz_pool *pool, void *ptr)
+static ZZ_NOINLINE int zz_pool_free_careful(zz_pool *pool, uint32_t block)
 {
+    void *ptr = zz__pool_block(pool, block);
     int64_t idx = zz_pool_claim(pool, ptr, "zz_pool_free");
     if (idx < 0)
         return (int)idx;
@@ -127,28 +137,30 @@ int zz_pool_free(zz_pool *pool, void *ptr)
     if (ZZ_UNLIKELY(pool == NULL))
         return ptr == NULL ? 0 : ZZ_EINVAL;
     /* NULL needs no test of its own: it maps to an index past the end, as
-     * block 0 would have to start at 2^64 - k * stride for it not to. */
+     * block 0 would have to start at 2^64 - k * stride for it not to. From
+     * here on ptr is known by its index alone, which the cold paths turn
+     * back into it: the fast path keeps no copy of it. */
     uint64_t idx = zz__pool_index(pool, ptr);
     if (ZZ_UNLIKELY(idx >= pool->end))
-        return zz_pool_free_unknown(pool, ptr);
+        return zz_pool_free_unknown(pool, idx);
     /* fast_slots is 0, and fast_shared false, for pools that need the
      * careful path (pool.c). */
     uint32_t slot = zz__tls_slot;
     bool cached = slot < pool->fast_slots;
     if (ZZ_UNLIKELY(!cached && !pool->fast_shared))
-        return zz_pool_free_careful(pool, ptr);
-    /* The claim of zz__link_claim (default mode), split: a pool without
-     * caches pushes the block straight to the shared list, and the push
-     * rewrites the link anyway. */
+        return zz_pool_free_careful(pool, (uint32_t)idx);
+    /* The claim of zz__link_claim (default mode). Relaxed, as there. */
     zz_atomic_u32 *link = &pool->links[idx];
-    if (ZZ_UNLIKELY(zz_atomic_load_relaxed_u32(link) != ZZ_LINK_IN_USE)) /* relaxed: as there */
-        return zz__pool_misuse(pool, "zz_pool_free", ptr, ZZ_EDOUBLEFREE, 0, 0);
-    if (ZZ_UNLIKELY(!cached)) {
-        zz__freelist_push_linked_mpmc(&pool->fl, (uint32_t)idx, (uint32_t)idx, 1, 0);
-        return 0;
+    if (ZZ_LIKELY(cached)) {
+        if (ZZ_UNLIKELY(!zz_atomic_replace_relaxed_u32(link, ZZ_LINK_IN_USE, ZZ_LINK_CACHED)))
+            return zz_pool_free_twice(pool, idx);
+        return zz_pool_release_cached(pool, slot, (uint32_t)idx);
     }
-    zz_atomic_store_relaxed_u32(link, ZZ_LINK_CACHED); /* relaxed: as there */
-    return zz_pool_release_cached(pool, slot, (uint32_t)idx);
+    /* A pool without caches: the push rewrites the link anyway. */
+    if (ZZ_UNLIKELY(!zz_atomic_load_relaxed_equals_u32(link, ZZ_LINK_IN_USE)))
+        return zz_pool_free_twice(pool, idx);
+    zz__freelist_push_linked_mpmc(&pool->fl, (uint32_t)idx, (uint32_t)idx, 1, 0);
+    return 0;
 }
 
 int zz_pool_free_zeroed(zz_pool *pool, void *ptr)

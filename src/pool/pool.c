@@ -68,8 +68,7 @@ static int zz_pool_plan_make(const zz_pool_options *o, struct zz_pool_plan *plan
         align = align > page ? align : page;
     }
     if (__builtin_mul_overflow(o->capacity, sizeof(zz_atomic_u32), &links_bytes) ||
-        __builtin_mul_overflow(o->capacity, sizeof(zz_atomic_u32), &links_bytes) ||
-        __builtin_add_overflow(meta_offset, sizeof(struct zz_pool), &mem_size) ||
+        __builtin_add_overflow(meta_offset, offsetof(struct zz_pool, links), &mem_size) ||
         __builtin_add_overflow(mem_size, links_bytes, &mem_size))
         return ZZ_EINVAL;
 
@@ -175,7 +174,7 @@ static void zz_pool_advise_pages(unsigned char *mem, const struct zz_pool_plan *
      * blocks (4 bytes a block); huge: the other links; small: the caches,
      * written on each thread's first call. Page-aligned cuts, as madvise
      * takes whole pages. */
-    unsigned char *links = mem + plan->meta_offset + sizeof(struct zz_pool);
+    unsigned char *links = mem + plan->meta_offset + offsetof(struct zz_pool, links);
     unsigned char *caches = zz_round_down(mem + plan->caches_offset, page);
     unsigned char *cut = links + (small / plan->stride + 1) * sizeof(zz_atomic_u32);
     cut = cut < caches ? zz_round_down(cut + page - 1, page) : caches;
@@ -226,13 +225,12 @@ int zz_pool_create(zz_pool **out, const zz_pool_options *opts)
 
     /* meta_offset is a multiple of the cache line, and mem is aligned to it. */
     struct zz_pool *pool = (void *)(mem + plan.meta_offset);
-    zz_atomic_u32 *links = (zz_atomic_u32 *)(pool + 1);
+    zz_atomic_u32 *links = pool->links;
     bool zeroed = zz_backing_is_page(plan.backing);
     if (!zeroed) {
         /* Only the page allocator is known to return zeroed memory; other
          * backings get their links cleared: 4 bytes a block, no block touched. */
-        memset(pool, 0, sizeof(*pool));
-        memset((void *)links, 0, plan.capacity * sizeof(*links));
+        memset(pool, 0, offsetof(struct zz_pool, links) + plan.capacity * sizeof(*links));
         memset(mem + plan.caches_offset, 0, plan.ncaches * plan.cache_stride);
         memset(mem + plan.freed_offset, 0, plan.mem_size - plan.freed_offset);
     }
@@ -250,7 +248,6 @@ int zz_pool_create(zz_pool **out, const zz_pool_options *opts)
     }
 
     zz__freelist_init(&pool->fl, links, (uint32_t)plan.capacity);
-    pool->links = links;
     pool->end = plan.capacity;
     pool->base = (uintptr_t)mem;
     pool->stride = plan.stride;

@@ -3,7 +3,7 @@
  * The pool object, shared by the pool's source files and the tests.
  *
  * Memory: one allocation from the backing allocator holds, in order,
- *   [ slab: capacity * stride ][ guard ][ struct zz_pool ][ links: capacity * 4 ]
+ *   [ slab: capacity * stride ][ guard ][ struct zz_pool, ending in links: capacity * 4 ]
  *   [ caches ][ freed: capacity bytes ]
  * where the guard page is there only with ZZ_POOL_GUARD_PAGES, the caches
  * only with thread caching, and `freed` only with ZZ_POOL_CHECKED.
@@ -28,11 +28,10 @@ struct zz_pool {
 
     /* Read-only after creation; read by every operation. */
     _Alignas(ZZ_CACHE_LINE) uintptr_t base; /* address of block 0 */
-    /* fl.links and fl.end again, for the fast paths: fl's line moves from
-     * core to core with every CAS on the head, and these beside it would
-     * make a thread's next cached operation miss after every refill or
-     * spill of another thread (measured: W4 producer/consumer). */
-    zz_atomic_u32 *links;
+    /* fl.end again, for the fast paths: fl's line moves from core to core
+     * with every CAS on the head, and a field beside it would make a
+     * thread's next cached operation miss after every refill or spill of
+     * another thread (measured: W4 producer/consumer). */
     uint64_t end;          /* 64 bits: the free path compares a 64-bit index to it in memory */
     size_t stride;         /* bytes from one block to the next */
     uint64_t stride_inv;   /* inverse of stride's odd part mod 2^64 */
@@ -78,6 +77,11 @@ struct zz_pool {
     void *mem;
     size_t mem_size;
     size_t mem_align;
+
+    /* The links (freelist.h), fl.links: at a fixed offset from the pool,
+     * so that the fast paths address a link from the pool and an index
+     * alone, without loading a pointer first. */
+    _Alignas(ZZ_CACHE_LINE) zz_atomic_u32 links[];
 };
 
 static inline uint64_t zz__rotr64(uint64_t x, unsigned r)
@@ -98,6 +102,16 @@ static inline uint64_t zz__pool_index(const struct zz_pool *pool, const void *pt
 {
     uint64_t offset = (uint64_t)((uintptr_t)ptr - pool->base);
     return zz__rotr64(offset * pool->stride_inv, pool->stride_shift);
+}
+
+/* The pointer whose zz__pool_index is x, for any x: the map is a rotation
+ * and a multiplication by an odd number, both one-to-one modulo 2^64, so a
+ * cold path can turn an index back into the pointer it came from. */
+static inline const void *zz__pool_unindex(const struct zz_pool *pool, uint64_t x)
+{
+    uint64_t odd = (uint64_t)pool->stride >> pool->stride_shift;
+    uint64_t offset = zz__rotr64(x, (64u - pool->stride_shift) & 63u) * odd;
+    return (const void *)(pool->base + (uintptr_t)offset);
 }
 
 static inline void *zz__pool_block(const struct zz_pool *pool, uint32_t idx)

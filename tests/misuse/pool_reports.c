@@ -106,6 +106,60 @@ static void test_handler_sees_foreign_and_double_frees(void **state)
     check_foreign_and_double(ZZ_POOL_NO_CACHE);
 }
 
+/* The free path keeps only the index of the pointer it was given and
+ * turns it back into the pointer for the report: every kind of foreign
+ * pointer, for strides of every shape (odd parts, powers of two, huge
+ * alignments), reaches the handler exactly as it was passed. */
+static void test_handler_sees_the_exact_foreign_pointer(void **state)
+{
+    (void)state;
+    static const size_t shapes[][2] = {{8, 0},   {24, 0},   {48, 16}, {64, 64},  {72, 8},
+                                       {100, 4}, {4096, 0}, {40, 8},  {8, 4096}, {1000, 8}};
+    static const unsigned flag_sets[] = {0, ZZ_POOL_NO_CACHE, ZZ_POOL_CHECKED};
+    for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++) {
+        for (size_t f = 0; f < sizeof(flag_sets) / sizeof(flag_sets[0]); f++) {
+            struct reports rs = {0};
+            zz_pool *pool = NULL;
+            zz_pool_options o = {.size = shapes[s][0],
+                                 .align = shapes[s][1],
+                                 .capacity = 8,
+                                 .flags = flag_sets[f],
+                                 .on_misuse = record,
+                                 .misuse_ctx = &rs};
+            assert_int_equal(zz_pool_create(&pool, &o), 0);
+            size_t stride = zz_test_stats(pool).block_size;
+            unsigned char *first = zz_pool_alloc(pool);
+            assert_non_null(first);
+            int local;
+            uintptr_t base = (uintptr_t)pool->base;
+            const uintptr_t foreign[] = {
+                (uintptr_t)first + 1,
+                (uintptr_t)first + stride - 1,
+                base - 1,
+                base - stride,
+                base + 8 * stride,
+                base + 9 * stride,
+                (uintptr_t)&local,
+                (uintptr_t)16,
+                UINTPTR_MAX - 7,
+                (uintptr_t)1 << 63,
+            };
+            size_t n = sizeof(foreign) / sizeof(foreign[0]);
+            for (size_t i = 0; i < n; i++)
+                assert_int_equal(zz_pool_free(pool, (void *)foreign[i]), ZZ_EFOREIGN);
+            assert_int_equal(rs.n, n);
+            for (size_t i = 0; i < n; i++)
+                assert_report(&rs, i, "zz_pool_free", pool, (const void *)foreign[i], ZZ_EFOREIGN);
+            assert_int_equal(zz_pool_free(pool, first), 0);
+            assert_int_equal(zz_pool_free(pool, first), ZZ_EDOUBLEFREE);
+            assert_report(&rs, n, "zz_pool_free", pool, first, ZZ_EDOUBLEFREE);
+            assert_int_equal(zz_test_stats(pool).in_use, 0);
+            zz_test_assert_valid(pool);
+            zz_pool_destroy(pool);
+        }
+    }
+}
+
 /* The handler of a refused bulk free sees the pool as the call leaves it:
  * the claims made before the refusal are already undone (found by the
  * fuzzer). */
@@ -596,6 +650,7 @@ static void test_guard_pages_on_any_backing(void **state)
 
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_handler_sees_foreign_and_double_frees),
+    cmocka_unit_test(test_handler_sees_the_exact_foreign_pointer),
     cmocka_unit_test(test_misuses_counted_without_handler),
     cmocka_unit_test(test_bulk_refusal_reported_after_undo),
     cmocka_unit_test(test_write_after_free_reported),
