@@ -141,7 +141,7 @@ typedef void (*zz_pool_misuse_fn)(void *ctx, const zz_pool_misuse *report);
 #define ZZ_POOL_MAX_CACHED_THREADS 64u
 
 /** The largest per-thread cache, in blocks. */
-#define ZZ_POOL_MAX_THREAD_CACHE 256u
+#define ZZ_POOL_MAX_THREAD_CACHE 512u
 
 /** The smallest block stride. */
 #define ZZ_POOL_MIN_BLOCK 8u
@@ -158,7 +158,7 @@ typedef struct zz_pool_options {
     zz_allocator backing; /**< where the slab comes from; all-zero means zz_page_allocator() */
     /** Blocks each thread may keep in its cache of this pool, at most
      *  ZZ_POOL_MAX_THREAD_CACHE; 0 means a default that grows with the
-     *  capacity (none below 256 blocks, 256 from 16384 blocks on). */
+     *  capacity (none below 256 blocks, 512 from 32768 blocks on). */
     size_t thread_cache;
     /** Called on every misuse (see "Misuse" above); NULL for none. */
     zz_pool_misuse_fn on_misuse;

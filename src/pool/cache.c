@@ -52,8 +52,8 @@ static uint32_t zz_slot_for(struct zz_pool *pool)
  *
  * The record sits in a free block, where a use after free or an overflow
  * in the application may write. So it is masked and keyed with the pool's
- * secret: word 0 holds the member count (7 bits), the slot of the cache
- * that pushed the node (6 bits, see zz_take_shared) and a 19-bit keyed
+ * secret: word 0 holds the member count (8 bits), the slot of the cache
+ * that pushed the node (6 bits, see zz_take_shared) and an 18-bit keyed
  * check of the whole record, each member index is masked, and a record
  * that does not check out is never followed. The members can still be
  * found without it: each member's link says ZZ_LINK_MEMBER | head
@@ -61,7 +61,7 @@ static uint32_t zz_slot_for(struct zz_pool *pool)
  * the links, losing nothing.
  */
 /* Word 0 of a record: count, pushing slot, check, from the low bits up. */
-#define ZZ_BATCH_COUNT_BITS 7u
+#define ZZ_BATCH_COUNT_BITS 8u
 #define ZZ_BATCH_SLOT_BITS 6u
 #define ZZ_BATCH_CHECK_SHIFT (ZZ_BATCH_COUNT_BITS + ZZ_BATCH_SLOT_BITS)
 _Static_assert((1u << ZZ_BATCH_COUNT_BITS) >= ZZ_POOL_MAX_THREAD_CACHE / 2,
