@@ -150,8 +150,8 @@ static inline bool zz__cache_fill_has_room(const struct zz_pool *pool, uint32_t 
  * are plain memory: only the cache's holder touches them, the owner inside
  * its operation or a reclaim that holds the cache, and the handshake
  * orders the two (the owner's release of `active` before the reclaim's
- * acquire, the reclaim's release of `steal` before the owner's acquire).
- * The count (fill) stays atomic: statistics read it. */
+ * acquire, the reclaim's release RMW clearing STEAL before the owner's
+ * acquire). The count (fill) stays atomic: statistics read it. */
 static inline uint32_t zz__cache_take(struct zz_cache *c, uint32_t fill)
 {
     /* Indexed by the new fill, widened, minus one: the fast path computes
@@ -162,20 +162,13 @@ static inline uint32_t zz__cache_take(struct zz_cache *c, uint32_t fill)
 }
 
 /* Adds idx after the n entries of the caller's own cache (n < its size),
- * inside its operation. As above. */
+ * inside its operation. As above. Indexed by the new fill, n + 2, widened,
+ * minus two: the free fast path, whose n is fill - 1, computes fill + 1
+ * once, for the store and the index. */
 static inline void zz__cache_put(struct zz_cache *c, uint32_t n, uint32_t idx)
 {
-    c->entries[n] = idx;
-    zz__cache_set_count(c, n + 1);
-}
-
-/* zz__cache_put to a cache whose fill (count + 1) is `fill`, indexed by
- * the new fill, widened, minus two: the fast path computes fill + 1 once,
- * for the store and the index. */
-static inline void zz__cache_put_at_fill(struct zz_cache *c, uint32_t fill, uint32_t idx)
-{
-    uint32_t grown = fill + 1u;
-    zz__cache_set_count(c, fill);
+    uint32_t grown = n + 2u;
+    zz__cache_set_count(c, n + 1u);
     c->entries[(size_t)grown - 2u] = idx;
 }
 

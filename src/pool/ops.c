@@ -58,7 +58,7 @@ static inline int zz_pool_release_cached(zz_pool *pool, uint32_t slot, uint32_t 
     /* A fill with room for one more is also one no reclaim wants. */
     uint32_t fill = zz__cache_enter_fill(c);
     if (ZZ_LIKELY(zz__cache_fill_has_room(pool, fill))) {
-        zz__cache_put_at_fill(c, fill, idx);
+        zz__cache_put(c, fill - 1u, idx);
         zz__cache_leave(c);
         return 0;
     }

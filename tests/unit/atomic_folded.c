@@ -13,49 +13,37 @@ static const uint32_t edges[] = {0,           1,           2,           0x7fffff
                                  0x80000000u, 0x80000001u, 0xfffffffeu, 0xffffffffu, 12345};
 #define N_EDGES (sizeof edges / sizeof edges[0])
 
-static void test_equals_matches_c(void **state)
+/* Each helper on word value a with argument b, against plain C. */
+static void check_pair(uint32_t a, uint32_t b)
 {
-    (void)state;
     zz_atomic_u32 w;
-    for (size_t i = 0; i < N_EDGES; i++) {
-        for (size_t j = 0; j < N_EDGES; j++) {
-            zz_atomic_store_relaxed_u32(&w, edges[i]);
-            assert_int_equal(zz_atomic_load_relaxed_equals_u32(&w, edges[j]), edges[i] == edges[j]);
-            assert_int_equal(zz_atomic_load_relaxed_u32(&w), edges[i]);
-        }
-    }
+    zz_atomic_store_relaxed_u32(&w, a);
+    assert_int_equal(zz_atomic_load_relaxed_equals_u32(&w, b), a == b);
+    assert_int_equal(zz_atomic_load_relaxed_below_i32(&w, b), (int32_t)b > (int32_t)a);
+    assert_int_equal(zz_atomic_load_relaxed_u32(&w), a); /* the compares leave it */
+    bool done = zz_atomic_replace_relaxed_u32(&w, b, 0x5a5a5a5au);
+    assert_int_equal(done, a == b);
+    assert_int_equal(zz_atomic_load_relaxed_u32(&w), done ? 0x5a5a5a5au : a);
 }
 
-static void test_below_is_signed_32_bit(void **state)
+static void test_helpers_match_c_at_the_edges(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < N_EDGES; i++)
+        for (size_t j = 0; j < N_EDGES; j++)
+            check_pair(edges[i], edges[j]);
+}
+
+/* The cache's use of the signed compare: a fill with STEAL set is never
+ * above a floor. */
+static void test_below_rejects_a_stolen_fill(void **state)
 {
     (void)state;
     zz_atomic_u32 w;
-    for (size_t i = 0; i < N_EDGES; i++) {
-        for (size_t j = 0; j < N_EDGES; j++) {
-            zz_atomic_store_relaxed_u32(&w, edges[i]);
-            bool want = (int32_t)edges[j] > (int32_t)edges[i];
-            assert_int_equal(zz_atomic_load_relaxed_below_i32(&w, edges[j]), want);
-        }
-    }
-    /* The cache's uses: a fill with STEAL set is never above a floor. */
     zz_atomic_store_relaxed_u32(&w, 1);
     assert_false(zz_atomic_load_relaxed_below_i32(&w, 0x80000005u));
     assert_true(zz_atomic_load_relaxed_below_i32(&w, 2));
     assert_false(zz_atomic_load_relaxed_below_i32(&w, 1));
-}
-
-static void test_replace_only_on_match(void **state)
-{
-    (void)state;
-    zz_atomic_u32 w;
-    for (size_t i = 0; i < N_EDGES; i++) {
-        for (size_t j = 0; j < N_EDGES; j++) {
-            zz_atomic_store_relaxed_u32(&w, edges[i]);
-            bool done = zz_atomic_replace_relaxed_u32(&w, edges[j], 0x5a5a5a5au);
-            assert_int_equal(done, edges[i] == edges[j]);
-            assert_int_equal(zz_atomic_load_relaxed_u32(&w), done ? 0x5a5a5a5au : edges[i]);
-        }
-    }
 }
 
 /* Indexed from a base at a fixed offset, as the pool's links are: each
@@ -82,9 +70,8 @@ static void test_indexed_accesses_touch_one_word(void **state)
 }
 
 static const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_equals_matches_c),
-    cmocka_unit_test(test_below_is_signed_32_bit),
-    cmocka_unit_test(test_replace_only_on_match),
+    cmocka_unit_test(test_helpers_match_c_at_the_edges),
+    cmocka_unit_test(test_below_rejects_a_stolen_fill),
     cmocka_unit_test(test_indexed_accesses_touch_one_word),
 };
 
