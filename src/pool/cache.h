@@ -98,9 +98,10 @@ static inline void zz__cache_leave(struct zz_cache *c)
  * send such a cache to the slow path, which marks it used in the pool
  * (cache.c) before it first holds a block, and the count of a used cache
  * can be zero without costing its free a slow path. Its top bit is
- * ZZ_CACHE_STEAL, which a reclaim may set at any moment. Relaxed, all: the
- * owner's own field inside its operation; others read it (statistics) or
- * write it while they hold the cache (a reclaim).
+ * ZZ_CACHE_STEAL, which a reclaim may set at any moment. Relaxed, the
+ * loads: the owner's own field inside its operation; others read it
+ * (statistics) or write it while they hold the cache (a reclaim). The
+ * owner's stores are release, for fork() (zz__cache_set_count).
  */
 static inline uint32_t zz__cache_count(const struct zz_cache *c)
 {
@@ -115,11 +116,20 @@ static inline bool zz__cache_is_used(const struct zz_cache *c)
 }
 
 /* The owner's store: it may store over a STEAL raised since the owner's
- * enter, which the reclaim then notices and raises again (see above). */
+ * enter, which the reclaim then notices and raises again (see above).
+ * Release, for fork(): the child gets a copy of the parent's memory taken
+ * at any instruction of its other threads, so every store to a cache is
+ * ordered, for the compiler and for the processor, so that the copy never
+ * shows an entry counted before it was written. Entries for a larger count
+ * are written before it, and a smaller count is stored before its entries
+ * leave (cache.c); a child forked in between loses those blocks instead of
+ * finding a stale entry, perhaps a block a spill has put on the shared
+ * list, which it would hand out twice. On x86 a release store is the plain
+ * store a relaxed one is. */
 static inline void zz__cache_set_count(struct zz_cache *c, uint32_t n)
 {
     ZZ_INTERLEAVE_POINT(); /* test builds: stretch the window a reclaim must handle */
-    zz_atomic_store_relaxed_u32(&c->fill, n + 1u);
+    zz_atomic_store_release_u32(&c->fill, n + 1u);
 }
 
 /* The fast paths' tests of a fill: a used cache holding a block to take,
@@ -162,14 +172,16 @@ static inline uint32_t zz__cache_take(struct zz_cache *c, uint32_t fill)
 }
 
 /* Adds idx after the n entries of the caller's own cache (n < its size),
- * inside its operation. As above. Indexed by the new fill, n + 2, widened,
+ * inside its operation. As above; the entry goes first, the count after
+ * (see zz__cache_set_count). Indexed by the new fill, n + 2, widened,
  * minus two: the free fast path, whose n is fill - 1, computes fill + 1
  * once, for the store and the index. */
 static inline void zz__cache_put(struct zz_cache *c, uint32_t n, uint32_t idx)
 {
     uint32_t grown = n + 2u;
-    zz__cache_set_count(c, n + 1u);
     c->entries[(size_t)grown - 2u] = idx;
+    ZZ_INTERLEAVE_POINT(); /* test builds: a fork between the two stores */
+    zz__cache_set_count(c, n + 1u);
 }
 
 /*
