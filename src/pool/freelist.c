@@ -66,6 +66,28 @@ void zz__freelist_raise_hwm(struct zz_freelist *fl, uint32_t idx)
     }
 }
 
+uint32_t zz__freelist_pop_contended(struct zz_freelist *fl)
+{
+    struct zz_backoff backoff = ZZ_BACKOFF_INIT;
+    uint32_t idx;
+    do {
+        zz__backoff_wait(&backoff);
+        /* Acquire: as in zz__freelist_pop_mpmc. */
+    } while (!zz__freelist_try_pop(fl, zz_atomic_load_acquire_u64(&fl->head), &idx));
+    return idx;
+}
+
+void zz__freelist_push_contended(struct zz_freelist *fl, uint32_t first, uint32_t last,
+                                 uint32_t last_flag)
+{
+    struct zz_backoff backoff = ZZ_BACKOFF_INIT;
+    do {
+        zz__backoff_wait(&backoff);
+        /* Relaxed: as in zz__freelist_push_linked_mpmc. */
+    } while (
+        !zz__freelist_try_push(fl, zz_atomic_load_relaxed_u64(&fl->head), first, last, last_flag));
+}
+
 bool zz__freelist_validate_unsync(const struct zz_freelist *fl, unsigned char *seen,
                                   zz_batch_reader members, const void *ctx, const char **why)
 {

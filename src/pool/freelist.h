@@ -57,6 +57,7 @@
 
 #include "internal.h"
 #include "platform/atomic.h"
+#include "platform/backoff.h"
 
 /* The link of a block in use: never an encoded successor. */
 #define ZZ_LINK_IN_USE UINT32_MAX
@@ -158,6 +159,43 @@ void zz__test_interleave(void);
 #define ZZ_INTERLEAVE_POINT() ((void)0)
 #endif
 
+/* The retry loops of a pop and of a push whose first CAS failed, with
+ * backoff between the tries (freelist.c). Out of line, so that the usual,
+ * uncontended operation carries none of it. */
+uint32_t zz__freelist_pop_contended(struct zz_freelist *fl);
+void zz__freelist_push_contended(struct zz_freelist *fl, uint32_t first, uint32_t last,
+                                 uint32_t last_flag);
+
+/* One try at taking the top, from `head` as loaded with acquire: true when
+ * done, with *idx the index taken, or fl->end when the list is empty; false
+ * when the CAS failed and the caller should try again with a fresh head. */
+static inline bool zz__freelist_try_pop(struct zz_freelist *fl, uint64_t head, uint32_t *idx)
+{
+    uint32_t top = (uint32_t)head;
+    *idx = top;
+    if (ZZ_UNLIKELY(top == fl->end))
+        return true;
+    /* Relaxed: a value that is stale, or ZZ_LINK_IN_USE because another
+     * thread popped top since our load, only reaches a CAS that fails,
+     * since that pop moved the tag. */
+    uint32_t next = zz_atomic_load_relaxed_u32(&fl->links[top]) ^ (top + 1u);
+    /* No batch flag to strip: this list has no batch nodes, and a stale
+     * value fails the CAS. The tag + 1 is added in place. */
+    uint64_t want = ((head + ((uint64_t)1 << 32)) & ~(uint64_t)UINT32_MAX) | next;
+    ZZ_INTERLEAVE_POINT();
+    /* Acq_rel on success: acquire as for the caller's load of the head, in
+     * case the head was rewritten with equal bits; release orders our
+     * earlier reads before the block's next owner's writes. The value a
+     * failure loads is not used: the caller reloads after its backoff. */
+    if (ZZ_UNLIKELY(!zz_atomic_cas_weak_acq_rel_u64(&fl->head, &head, want)))
+        return false;
+    /* Relaxed: only the block's owner (us, now) writes its link while it is
+     * in use, and the owner's later free is ordered after this store by
+     * program order or by whatever hand-off passed the block on. */
+    zz_atomic_store_relaxed_u32(&fl->links[top], ZZ_LINK_IN_USE);
+    return true;
+}
+
 /* Takes the top index, or returns fl->end when the list is empty. Only for
  * lists without batch nodes (pools without caches): a batch node's other
  * members would be lost. */
@@ -168,29 +206,8 @@ static inline uint32_t zz__freelist_pop_mpmc(struct zz_freelist *fl)
      * every write the freeing thread made to the block, are visible to us. */
     uint64_t head = zz_atomic_load_acquire_u64(&fl->head);
     uint32_t idx;
-    for (;;) {
-        idx = (uint32_t)head;
-        if (ZZ_UNLIKELY(idx == fl->end))
-            return idx;
-        /* Relaxed: a value that is stale, or ZZ_LINK_IN_USE because another
-         * thread popped idx since our load, only reaches a CAS that fails,
-         * since that pop moved the tag. */
-        uint32_t next = zz_atomic_load_relaxed_u32(&fl->links[idx]) ^ (idx + 1u);
-        /* No batch flag to strip: this list has no batch nodes, and a stale
-         * value fails the CAS. The tag + 1 is added in place. */
-        uint64_t want = ((head + ((uint64_t)1 << 32)) & ~(uint64_t)UINT32_MAX) | next;
-        ZZ_INTERLEAVE_POINT();
-        /* Acq_rel on success: acquire as for the load above, in case the head
-         * was rewritten with equal bits; release orders our earlier reads
-         * before the block's next owner's writes. On failure the new head is
-         * loaded with acquire, as at the top. */
-        if (ZZ_LIKELY(zz_atomic_cas_weak_acq_rel_u64(&fl->head, &head, want)))
-            break;
-    }
-    /* Relaxed: only the block's owner (us, now) writes its link while it is
-     * in use, and the owner's later free is ordered after this store by
-     * program order or by whatever hand-off passed the block on. */
-    zz_atomic_store_relaxed_u32(&fl->links[idx], ZZ_LINK_IN_USE);
+    if (ZZ_UNLIKELY(!zz__freelist_try_pop(fl, head, &idx)))
+        return zz__freelist_pop_contended(fl);
     return idx;
 }
 
@@ -239,9 +256,10 @@ static inline bool zz__freelist_fresh_run(const struct zz_freelist *fl, uint32_t
 static inline uint32_t zz__freelist_pop_batch_mpmc(struct zz_freelist *fl, uint32_t *out,
                                                    uint32_t want, uint32_t room, uint32_t node_max)
 {
+    struct zz_backoff backoff = ZZ_BACKOFF_INIT;
     /* Acquire: as in zz__freelist_pop_mpmc. */
     uint64_t head = zz_atomic_load_acquire_u64(&fl->head);
-    for (;;) {
+    for (;; zz__backoff_wait(&backoff), head = zz_atomic_load_acquire_u64(&fl->head)) {
         uint32_t n = 0, counted = 0, cur = (uint32_t)head;
         bool stale = false;
         /* A top at or above hwm: the rest of the list is the fresh run
@@ -275,14 +293,13 @@ static inline uint32_t zz__freelist_pop_batch_mpmc(struct zz_freelist *fl, uint3
         }
         if (n == 0)
             return 0;
-        if (stale) {
-            /* Acquire: a fresh look at the head, as at the top. */
-            head = zz_atomic_load_acquire_u64(&fl->head);
+        /* A stale walk met a pop of the meantime: back off and look at the
+         * head again (acquire, as at the top), as after a failed CAS. */
+        if (stale)
             continue;
-        }
         ZZ_INTERLEAVE_POINT();
-        /* Acq_rel, acquire on failure: as in zz__freelist_pop_mpmc; the
-         * acquire also makes the batch heads' contents visible. */
+        /* Acq_rel: as in zz__freelist_try_pop; the acquire also makes the
+         * batch heads' contents visible. A failure's value is not used. */
         if (zz_atomic_cas_weak_acq_rel_u64(&fl->head, &head,
                                            zz__head_make(cur, (uint32_t)(head >> 32) + n)))
             return n;
@@ -324,6 +341,23 @@ static inline void zz__freelist_unclaim(struct zz_freelist *fl, uint32_t idx)
     zz_atomic_store_relaxed_u32(&fl->links[idx], ZZ_LINK_IN_USE);
 }
 
+/* One try at putting the chain first..last, already linked but for last's
+ * link, on top of the list whose head was `head`: false when the CAS failed
+ * and the caller should try again with a fresh head. */
+static inline bool zz__freelist_try_push(struct zz_freelist *fl, uint64_t head, uint32_t first,
+                                         uint32_t last, uint32_t last_flag)
+{
+    /* Relaxed: ordered before the release CAS that publishes it. */
+    zz_atomic_store_relaxed_u32(&fl->links[last],
+                                zz__link_encode(last, (uint32_t)head) | last_flag);
+    ZZ_INTERLEAVE_POINT();
+    /* Release: publishes the chain's links and the callers' writes to the
+     * blocks to the acquire load of whoever pops them. The value a failure
+     * loads is not used: the caller reloads after its backoff. */
+    return zz_atomic_cas_weak_release_u64(&fl->head, &head,
+                                          zz__head_make(first, (uint32_t)(head >> 32)));
+}
+
 /*
  * Pushes a chain of nodes owned by the caller, already linked from first to
  * last (last's link is set here, with last_flag: ZZ_LINK_BATCH when it heads
@@ -332,19 +366,11 @@ static inline void zz__freelist_unclaim(struct zz_freelist *fl, uint32_t idx)
 static inline void zz__freelist_push_linked_mpmc(struct zz_freelist *fl, uint32_t first,
                                                  uint32_t last, uint32_t n, uint32_t last_flag)
 {
-    zz_atomic_u32 *link = &fl->links[last];
     /* Relaxed: only the index of the head is used, and it is checked by the
      * CAS; what must be visible is published by that CAS. */
     uint64_t head = zz_atomic_load_relaxed_u64(&fl->head);
-    do {
-        /* Relaxed: ordered before the release CAS that publishes it. */
-        zz_atomic_store_relaxed_u32(link, zz__link_encode(last, (uint32_t)head) | last_flag);
-        ZZ_INTERLEAVE_POINT();
-        /* Release: publishes the chain's links and the callers' writes to
-         * the blocks to the acquire load of whoever pops them. On failure
-         * the head is reloaded relaxed, as above. */
-    } while (!zz_atomic_cas_weak_release_u64(&fl->head, &head,
-                                             zz__head_make(first, (uint32_t)(head >> 32))));
+    if (ZZ_UNLIKELY(!zz__freelist_try_push(fl, head, first, last, last_flag)))
+        zz__freelist_push_contended(fl, first, last, last_flag);
     /* Relaxed: a statistic; it pairs with nothing and is read at quiescence. */
     zz_atomic_fetch_add_relaxed_u32(&fl->pushes, n);
 }
