@@ -4,13 +4,14 @@
  * of memory taken wherever the parent's other threads happen to be, and the
  * pool promises that it may lose the blocks such a thread was moving, but
  * never hands a block out twice (pool.h). Built over the interleaving pool
- * (ZZ_TEST_INTERLEAVE): a second thread runs a free that spills its full
- * cache to the shared list and then keeps the block, and stops at its k-th
- * interleave point while the main thread forks; for every k, the child
- * takes every block it can and checks that none came twice. The points sit
- * between the stores of a cache's entries and of its count, among others,
- * so an order that lets a copy count an entry before it is written (a
- * stale entry: a block the spill has just put on the shared list) fails.
+ * (ZZ_TEST_INTERLEAVE): a second thread sets the pool up, then runs one
+ * operation and stops at its k-th interleave point while the main thread
+ * forks; for every k, the child takes every block it can and checks that
+ * none came twice. The points sit between the stores of a cache's entries
+ * and of its count, between a load of the list's head and its CAS, among
+ * others: an order that lets a copy count an entry before it is written (a
+ * stale entry, such as a block a spill has just put on the shared list)
+ * fails the spilling free's case.
  */
 #include <pthread.h>
 #include <sched.h>
@@ -26,20 +27,115 @@
 
 extern _Thread_local void (*zz__test_interleave_action)(void);
 
-enum { CAPACITY = 64, CACHE = 4, TAKEN = 2 * CACHE + 2 };
+enum { CAPACITY = 64, CACHE = 4, TAKEN = 2 * CACHE + 2, BULK = 3 };
+
+/* One case: `setup` brings the pool to the state the operation needs,
+ * taking blocks into held[] (returns false if it cannot); `op` is the
+ * operation forked at, which may take or give back held blocks. */
+struct fork_case {
+    unsigned flags;
+    bool (*setup)(zz_pool *pool, void **held, size_t *n);
+    bool (*op)(zz_pool *pool, void **held, size_t *n);
+};
 
 static struct {
+    const struct fork_case *fc;
     zz_pool *pool;
-    unsigned stop_at; /* the interleave point of the last free to fork at */
-    unsigned passed;  /* points that free has passed */
-    size_t kept;      /* blocks the other thread holds through the fork */
+    unsigned stop_at; /* the interleave point of the operation to fork at */
+    unsigned passed;  /* points the operation has passed */
     atomic_int state; /* enum below */
 } run;
 
 enum { RUNNING, PAUSED, RESUME, DONE };
 
-/* The free's interleave points: counted, and the stop_at-th waits for the
- * main thread's fork. */
+static bool take(zz_pool *pool, void **held, size_t *n, size_t k)
+{
+    for (size_t i = 0; i < k; i++)
+        if ((held[(*n)++] = zz_pool_alloc(pool)) == NULL)
+            return false;
+    return true;
+}
+
+static bool give(zz_pool *pool, void **held, size_t *n, size_t k)
+{
+    for (size_t i = 0; i < k; i++)
+        if (*n == 0 || zz_pool_free(pool, held[--*n]) != 0)
+            return false;
+    return true;
+}
+
+static size_t cached(const zz_pool *pool)
+{
+    return zz_test_stats(pool).cached;
+}
+
+/* A full cache, and blocks to free. Refills leave a cache part full, so
+ * it frees until the count says full. */
+static bool setup_full_cache(zz_pool *pool, void **held, size_t *n)
+{
+    if (!take(pool, held, n, TAKEN))
+        return false;
+    while (*n > 1 && cached(pool) < CACHE)
+        if (!give(pool, held, n, 1))
+            return false;
+    return cached(pool) == CACHE;
+}
+
+/* An empty cache over a shared list that holds batch nodes (spills). */
+static bool setup_empty_cache(zz_pool *pool, void **held, size_t *n)
+{
+    if (!take(pool, held, n, TAKEN) || !give(pool, held, n, TAKEN))
+        return false;
+    while (cached(pool) > 0)
+        if (!take(pool, held, n, 1))
+            return false;
+    return true;
+}
+
+/* Some blocks cached, some held. */
+static bool setup_some_cached(zz_pool *pool, void **held, size_t *n)
+{
+    return take(pool, held, n, TAKEN) && give(pool, held, n, CACHE / 2);
+}
+
+static bool setup_nothing(zz_pool *pool, void **held, size_t *n)
+{
+    return take(pool, held, n, 2);
+}
+
+static bool op_free_one(zz_pool *pool, void **held, size_t *n)
+{
+    return give(pool, held, n, 1);
+}
+
+static bool op_alloc_one(zz_pool *pool, void **held, size_t *n)
+{
+    return take(pool, held, n, 1);
+}
+
+static bool op_alloc_bulk(zz_pool *pool, void **held, size_t *n)
+{
+    if (zz_pool_alloc_bulk(pool, &held[*n], BULK) != 0)
+        return false;
+    *n += BULK;
+    return true;
+}
+
+static bool op_free_bulk(zz_pool *pool, void **held, size_t *n)
+{
+    *n -= TAKEN - CACHE / 2;
+    return zz_pool_free_bulk(pool, &held[*n], TAKEN - CACHE / 2) == 0;
+}
+
+static bool op_flush(zz_pool *pool, void **held, size_t *n)
+{
+    (void)held;
+    (void)n;
+    return zz_pool_flush(pool) == 0;
+}
+
+/* The operation's interleave points: counted, and the stop_at-th waits for
+ * the main thread's fork. */
 static void at_point(void)
 {
     if (++run.passed == run.stop_at) {
@@ -54,36 +150,28 @@ static void at_point(void)
 static void *other_main(void *arg)
 {
     (void)arg;
-    void *p[TAKEN];
-    int bad = 0;
-    for (size_t i = 0; i < TAKEN; i++)
-        bad |= (p[i] = zz_pool_alloc(run.pool)) == NULL;
-    /* Frees until the cache is full (refills leave it part full); the
-     * next free finds it so and spills. */
-    size_t i = 0;
-    for (; !bad && i < TAKEN - 1 && zz_test_stats(run.pool).cached < CACHE; i++)
-        bad |= zz_pool_free(run.pool, p[i]) != 0;
-    bad |= zz_test_stats(run.pool).cached != CACHE;
-    run.kept = TAKEN - i - 1;
+    void *held[CAPACITY];
+    size_t n = 0;
+    bool ok = run.fc->setup(run.pool, held, &n);
     run.passed = 0;
     zz__test_interleave_action = at_point;
-    bad |= !bad && zz_pool_free(run.pool, p[i]) != 0;
+    ok = ok && run.fc->op(run.pool, held, &n);
     zz__test_interleave_action = NULL;
+    ok = ok && give(run.pool, held, &n, n);
     atomic_store_explicit(&run.state, DONE, memory_order_seq_cst);
-    return (void *)(intptr_t)bad;
+    return ok ? NULL : (void *)run.fc; /* any non-NULL value says it failed */
 }
 
-/* In the child: takes every block; 0 when none came twice, none is
- * foreign, and at most the moving ones are lost. */
+/* In the child: takes every block; 0 when none came twice and none is
+ * foreign. It may lose what the other thread held or was moving. */
 static int child_check(zz_pool *pool)
 {
     void *p[CAPACITY + 1];
     size_t n = 0;
     while (n <= CAPACITY && (p[n] = zz_pool_alloc(pool)) != NULL)
         n++;
-    /* Lost at most: the blocks kept there, the one being freed and the
-     * half cache spilled. */
-    if (n > CAPACITY || n < CAPACITY - run.kept - 1 - CACHE / 2)
+    /* Lost at most: the blocks held there and a cache's worth moving. */
+    if (n > CAPACITY || n < CAPACITY - TAKEN - BULK - CACHE)
         return 3;
     uintptr_t s[CAPACITY];
     for (size_t i = 0; i < n; i++) {
@@ -98,10 +186,12 @@ static int child_check(zz_pool *pool)
     return 0;
 }
 
-/* Forks at the free's stop_at-th point; -1 when the free passed fewer. */
-static int fork_at(unsigned k)
+/* Forks at the operation's k-th point: the child's code, or -1 when the
+ * operation passed fewer points. */
+static int fork_at(const struct fork_case *fc, unsigned k)
 {
-    run.pool = zz_test_pool_make(64, 0, CAPACITY, 0, CACHE);
+    run.fc = fc;
+    run.pool = zz_test_pool_make(64, 0, CAPACITY, fc->flags, CACHE);
     run.stop_at = k;
     atomic_store_explicit(&run.state, RUNNING, memory_order_seq_cst);
     pthread_t t;
@@ -121,37 +211,81 @@ static int fork_at(unsigned k)
         result = WIFEXITED(status) ? WEXITSTATUS(status) : 100 + WTERMSIG(status);
         atomic_store_explicit(&run.state, RESUME, memory_order_seq_cst);
     }
-    void *bad;
-    assert_int_equal(pthread_join(t, &bad), 0);
-    assert_null(bad);
+    void *failed;
+    assert_int_equal(pthread_join(t, &failed), 0);
+    assert_null(failed); /* setup, operation and clean-up all succeeded */
+    zz_test_assert_valid(run.pool);
     zz_pool_destroy(run.pool);
     return result;
 }
 
-static void test_fork_at_every_point_of_a_spilling_free(void **state)
+/* Forks at every point of fc's operation; returns how many there were. */
+static unsigned fork_everywhere(const struct fork_case *fc)
 {
-    (void)state;
     if (ZZ_UNDER_TSAN) {
         /* TSan's runtime is not fork-safe with a thread inside it; the
-         * release and ASan builds run this test. */
+         * release and ASan builds run these tests. */
         skip();
     }
     unsigned k = 1;
     int result;
-    while ((result = fork_at(k)) >= 0) {
+    while ((result = fork_at(fc, k)) >= 0) {
         if (result != 0)
-            fail_msg("child forked at point %u of the free: code %d (100 + a signal: 114 is "
-                     "SIGALRM, a hang)",
+            fail_msg("child forked at point %u: code %d (100 + a signal: 114 is SIGALRM, a hang)",
                      k, result);
         k++;
     }
     print_message("forked at %u points\n", k - 1);
-    /* The spill's count, its push and the put's entry and count at least. */
-    assert_true(k - 1 >= 4);
+    return k - 1;
+}
+
+static void test_fork_in_a_spilling_free(void **state)
+{
+    (void)state;
+    /* The spill's count, its push, and the put's entry and count. */
+    assert_true(fork_everywhere(&(struct fork_case){0, setup_full_cache, op_free_one}) >= 4);
+}
+
+static void test_fork_in_a_refilling_alloc(void **state)
+{
+    (void)state;
+    assert_true(fork_everywhere(&(struct fork_case){0, setup_empty_cache, op_alloc_one}) >= 2);
+}
+
+static void test_fork_in_a_bulk_alloc(void **state)
+{
+    (void)state;
+    assert_true(fork_everywhere(&(struct fork_case){0, setup_empty_cache, op_alloc_bulk}) >= 2);
+}
+
+static void test_fork_in_a_bulk_free(void **state)
+{
+    (void)state;
+    assert_true(fork_everywhere(&(struct fork_case){0, setup_some_cached, op_free_bulk}) >= 2);
+}
+
+static void test_fork_in_a_flush(void **state)
+{
+    (void)state;
+    assert_true(fork_everywhere(&(struct fork_case){0, setup_some_cached, op_flush}) >= 2);
+}
+
+static void test_fork_in_uncached_alloc_and_free(void **state)
+{
+    (void)state;
+    assert_true(
+        fork_everywhere(&(struct fork_case){ZZ_POOL_NO_CACHE, setup_nothing, op_alloc_one}) >= 1);
+    assert_true(
+        fork_everywhere(&(struct fork_case){ZZ_POOL_NO_CACHE, setup_nothing, op_free_one}) >= 1);
 }
 
 static const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_fork_at_every_point_of_a_spilling_free),
+    cmocka_unit_test(test_fork_in_a_spilling_free),
+    cmocka_unit_test(test_fork_in_a_refilling_alloc),
+    cmocka_unit_test(test_fork_in_a_bulk_alloc),
+    cmocka_unit_test(test_fork_in_a_bulk_free),
+    cmocka_unit_test(test_fork_in_a_flush),
+    cmocka_unit_test(test_fork_in_uncached_alloc_and_free),
 };
 
 ZZ_TEST_MAIN(tests)
