@@ -55,6 +55,21 @@ static void on_other_thread(void (*job)(void))
         sched_yield();
 }
 
+/* The job the next interleave point of this thread runs on the other one. */
+static void (*point_job)(void);
+
+static void run_point_job_there(void)
+{
+    on_other_thread(point_job);
+}
+
+/* Has the other thread run job at this thread's next interleave point. */
+static void at_next_point_run_there(void (*job)(void))
+{
+    point_job = job;
+    zz__test_interleave_action = run_point_job_there;
+}
+
 static pthread_t start_other(zz_pool *pool)
 {
     pthread_t t;
@@ -96,17 +111,12 @@ static void take_two_give_one(void)
     other.rc = zz_pool_free(other.pool, other.a);
 }
 
-static void take_two_give_one_there(void)
-{
-    on_other_thread(take_two_give_one);
-}
-
 static void test_pop_that_loses_to_aba_retries(void **state)
 {
     (void)state;
     zz_pool *pool = zz_test_pool_make(64, 0, CAPACITY, ZZ_POOL_NO_CACHE, 0);
     pthread_t t = start_other(pool);
-    zz__test_interleave_action = take_two_give_one_there;
+    at_next_point_run_there(take_two_give_one);
     unsigned long points = zz__test_interleave_points;
     void *mine = zz_pool_alloc(pool);
     /* Loaded (a, tag), CAS failed on (a, tag + 2), tried again. */
@@ -135,11 +145,6 @@ static void take_one(void)
     other.a = zz_pool_alloc(other.pool);
 }
 
-static void take_one_there(void)
-{
-    on_other_thread(take_one);
-}
-
 static void test_push_that_loses_retries(void **state)
 {
     (void)state;
@@ -147,7 +152,7 @@ static void test_push_that_loses_retries(void **state)
     pthread_t t = start_other(pool);
     void *mine = zz_pool_alloc(pool);
     assert_non_null(mine);
-    zz__test_interleave_action = take_one_there;
+    at_next_point_run_there(take_one);
     unsigned long points = zz__test_interleave_points;
     /* Linked to the head it loaded, which the other thread then took. */
     assert_int_equal(zz_pool_free(pool, mine), 0);
@@ -187,7 +192,7 @@ static void test_batch_pop_that_loses_retries(void **state)
 
     zz_pool *pool = zz_test_pool_make(64, 0, CACHED_CAPACITY, 0, CACHE);
     pthread_t t = start_other(pool);
-    zz__test_interleave_action = take_one_there;
+    at_next_point_run_there(take_one);
     points = zz__test_interleave_points;
     void *mine = zz_pool_alloc(pool);
     assert_true(zz__test_interleave_points - points >= usual + 1);
