@@ -65,6 +65,8 @@ static void ckp_free(void *ctx, void *ptr)
     ck_stack_push_mpmc(&p->stack, ptr);
 }
 
+ZZB_DIRECT_LOOP(ckp_hot_direct, ckp_alloc, ckp_free)
+
 static void ckp_destroy(void *state)
 {
     ck_pool *p = state;
@@ -88,6 +90,7 @@ const zzb_candidate zzb_cand_ck = {
     .thread_done = zzb_ctx_done_nothing,
     .alloc = ckp_alloc,
     .free = ckp_free,
+    .hot_direct = ckp_hot_direct,
     .destroy = ckp_destroy,
     .version = ckp_version,
 };

@@ -104,6 +104,8 @@ static void dp_free(void *ctx, void *ptr)
     rte_mempool_put(ctx, ptr);
 }
 
+ZZB_DIRECT_LOOP(dp_hot_direct, dp_alloc, dp_free)
+
 static void dp_destroy(void *state)
 {
     rte_mempool_free(state);
@@ -125,6 +127,7 @@ const zzb_candidate zzb_cand_dpdk = {
     .thread_done = dp_thread_done,
     .alloc = dp_alloc,
     .free = dp_free,
+    .hot_direct = dp_hot_direct,
     .destroy = dp_destroy,
     .version = dp_version,
 };

@@ -88,6 +88,8 @@ static void m_free(void *ctx, void *ptr)
     free(ptr);
 }
 
+ZZB_DIRECT_LOOP(m_hot_direct, m_alloc, m_free)
+
 static void m_destroy(void *state)
 {
     free(state);
@@ -138,6 +140,7 @@ static void m_version(const zzb_candidate *self, char *buf, size_t n)
         .thread_done = zzb_ctx_done_nothing,                                                       \
         .alloc = m_alloc,                                                                          \
         .free = m_free,                                                                            \
+        .hot_direct = m_hot_direct,                                                                \
         .destroy = m_destroy,                                                                      \
         .version = m_version,                                                                      \
     }

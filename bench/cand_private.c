@@ -117,6 +117,9 @@ static void pv_array_free(void *ctx, void *ptr)
     l->stack[l->top++] = ptr;
 }
 
+ZZB_DIRECT_LOOP(pv_list_hot_direct, pv_list_alloc, pv_list_free)
+ZZB_DIRECT_LOOP(pv_array_hot_direct, pv_array_alloc, pv_array_free)
+
 static void pv_destroy(void *state)
 {
     zzb_unmap(state, sizeof(priv_state));
@@ -127,7 +130,7 @@ static void pv_version(const zzb_candidate *self, char *buf, size_t n)
     snprintf(buf, n, "%s (benchmark code)", self->name);
 }
 
-#define ZZB_PRIVATE(id, label, shape, what, alloc_fn, free_fn)                                     \
+#define ZZB_PRIVATE(id, label, shape, what, alloc_fn, free_fn, direct_fn)                          \
     const zzb_candidate id = {                                                                     \
         .name = label,                                                                             \
         .note = what,                                                                              \
@@ -139,12 +142,14 @@ static void pv_version(const zzb_candidate *self, char *buf, size_t n)
         .thread_done = pv_thread_done,                                                             \
         .alloc = alloc_fn,                                                                         \
         .free = free_fn,                                                                           \
+        .hot_direct = direct_fn,                                                                   \
         .destroy = pv_destroy,                                                                     \
         .version = pv_version,                                                                     \
     }
 
 ZZB_PRIVATE(zzb_cand_private_list, "private-list", SHAPE_LIST,
-            "limit: non-atomic intrusive free list, one per thread", pv_list_alloc, pv_list_free);
+            "limit: non-atomic intrusive free list, one per thread", pv_list_alloc, pv_list_free,
+            pv_list_hot_direct);
 ZZB_PRIVATE(zzb_cand_private_array, "private-array", SHAPE_ARRAY,
             "limit: non-atomic array stack of free pointers, one per thread", pv_array_alloc,
-            pv_array_free);
+            pv_array_free, pv_array_hot_direct);

@@ -33,6 +33,8 @@ static void zz_free_one(void *ctx, void *ptr)
     (void)zz_pool_free(ctx, ptr);
 }
 
+ZZB_DIRECT_LOOP(zz_hot_direct, zz_alloc_one, zz_free_one)
+
 static void zz_destroy(void *state)
 {
     zz_pool_destroy(state);
@@ -56,6 +58,7 @@ static void zz_version(const zzb_candidate *self, char *buf, size_t n)
         .thread_done = zzb_ctx_done_nothing,                                                       \
         .alloc = zz_alloc_one,                                                                     \
         .free = zz_free_one,                                                                       \
+        .hot_direct = zz_hot_direct,                                                               \
         .destroy = zz_destroy,                                                                     \
         .version = zz_version,                                                                     \
     }

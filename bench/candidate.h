@@ -18,6 +18,11 @@
  *
  * Adding a candidate: write its table (see cand_*.c) and list it in
  * candidates.c.
+ *
+ * One workload, W1 direct, runs each candidate without the table: a loop
+ * of its own with its alloc and free called as a program written for it
+ * would call them (ZZB_DIRECT_LOOP), so that what the indirect calls hide
+ * (or add) shows.
  */
 #ifndef ZZB_CANDIDATE_H
 #define ZZB_CANDIDATE_H
@@ -57,9 +62,34 @@ struct zzb_candidate {
     void *(*alloc)(void *ctx);
     void (*free)(void *ctx, void *ptr);
     void (*destroy)(void *state);
+    /* W1 with alloc and free called directly: `pairs` alloc+free pairs;
+     * -1 if an alloc returned NULL. Made by ZZB_DIRECT_LOOP. */
+    int (*hot_direct)(void *ctx, size_t pairs);
     /* Name and version of the code really running, e.g. "jemalloc 5.3.0-0-g54eaed1d". */
     void (*version)(const zzb_candidate *self, char *buf, size_t n);
 };
+
+/*
+ * Defines `static int name(void *ctx, size_t pairs)`: W1's loop over the
+ * candidate's own static alloc_fn and free_fn, which the compiler sees
+ * and inlines, so that the library's API is called directly (through the
+ * PLT for a shared library, inline for a header-only one such as DPDK's
+ * mempool or ck_stack). The empty asm makes each block escape to memory
+ * the compiler cannot see into, as a caller that uses the block would: no
+ * alloc/free pair is elided, and nothing cached in registers survives it.
+ */
+#define ZZB_DIRECT_LOOP(name, alloc_fn, free_fn)                                                   \
+    static int name(void *ctx, size_t pairs)                                                       \
+    {                                                                                              \
+        for (size_t i = 0; i < pairs; i++) {                                                       \
+            void *p = alloc_fn(ctx);                                                               \
+            if (p == NULL)                                                                         \
+                return -1;                                                                         \
+            __asm__ volatile("" : : "r"(p) : "memory");                                            \
+            free_fn(ctx, p);                                                                       \
+        }                                                                                          \
+        return 0;                                                                                  \
+    }
 
 /* Every candidate built into this binary, in display order, NULL-terminated. */
 extern const zzb_candidate *const zzb_candidates[];

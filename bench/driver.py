@@ -47,8 +47,8 @@ def parse_args(argv):
     )
     p.add_argument("--build-dir", default=os.path.join(ROOT, "build", "bench"),
                    help="CMake build directory holding bench/zzbench (default build/bench)")
-    p.add_argument("--workloads", default="w1,w2,w3,w4,w5,w6",
-                   help="comma-separated subset of w1,w2,w3,w4,w5,w6 (default all)")
+    p.add_argument("--workloads", default="w1,w1d,w2,w3,w4,w5,w6",
+                   help="comma-separated subset of w1,w1d,w2,w3,w4,w5,w6 (default all)")
     p.add_argument("--candidates", default="all",
                    help="comma-separated candidate names (default all; see zzbench --list)")
     p.add_argument("--threads", type=int, default=2, help="W3 threads (default 2)")
@@ -101,7 +101,7 @@ def parse_args(argv):
         a.docs = not a.quick
     a.workloads = [w.strip() for w in a.workloads.split(",") if w.strip()]
     for w in a.workloads:
-        if w not in ("w1", "w2", "w3", "w4", "w5", "w6"):
+        if w not in ("w1", "w1d", "w2", "w3", "w4", "w5", "w6"):
             p.error("unknown workload %r" % w)
     a.w2_sizes = [int(s) for s in a.w2_sizes.split(",") if s.strip()]
     if a.reps < 1 or a.duration <= 0:
@@ -187,6 +187,10 @@ def plan(a):
     if "w1" in a.workloads:
         v.append(Variant("w1", "w1", "W1 hot churn, %d B" % a.size, "W1", "ns/pair", "time",
                          ["--workload", "w1", "--size", str(a.size)] + timed + common))
+    if "w1d" in a.workloads:
+        v.append(Variant("w1d", "w1d", "W1 hot churn, direct calls, %d B" % a.size, "W1 direct",
+                         "ns/pair", "time",
+                         ["--workload", "w1d", "--size", str(a.size)] + timed + common))
     if "w2" in a.workloads:
         for s in a.w2_sizes:
             v.append(Variant("w2-%d" % s, "w2", "W2 batch, %d B" % s, "W2 %d B" % s, "ns/op",
@@ -547,7 +551,7 @@ def notes(a, cands):
     lines += [
         "- Every candidate is called through the same table of function pointers "
         "(bench/candidate.h), one indirect call per alloc or free, so differences are the "
-        "allocators'. Blocks of the benchmark's own pools (ck-stack, private-*) are the object "
+        "allocators', except in W1 direct (see Workloads). Blocks of the benchmark's own pools (ck-stack, private-*) are the object "
         "size rounded up to 16 bytes, as zigzag's default alignment gives.",
         "- private-list and private-array are the limit, not contenders: in W3 and W5 each "
         "thread has its own list over its own blocks (no sharing at all), and W4 is not "
@@ -572,6 +576,11 @@ def workloads_text(a):
     return "\n".join([
         "- **W1 hot churn** (1 thread): allocate one object, free it, repeat. Nanoseconds "
         "per alloc+free pair, and instructions per pair under callgrind.",
+        "- **W1 direct**: W1 in a loop of each candidate's own, its alloc and free called "
+        "directly as a program written for it would (inlined where its API is inline, as "
+        "DPDK's mempool, ck_stack and the private lists are), not through the function "
+        "table of the other workloads. Where the table's call and return overlap with a "
+        "candidate's own work, W1 hides the candidate's latency and W1 direct shows it.",
         "- **W2 batch** (1 thread): allocate %d objects keeping the pointers, writing to each; "
         "free them in an order shuffled beforehand with a seeded PRNG; allocate %d again. "
         "Nanoseconds per operation over the three phases (each phase also shown alone)."

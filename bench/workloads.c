@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The one-thread workloads:
- *   W1 hot churn   allocate one, free it, again, for o->duration seconds;
+ *   W1 hot churn   allocate one, free it, again, for o->duration seconds,
+ *                  through the candidate's table (zzb_w1_hot) or with its
+ *                  API called directly (zzb_w1_direct);
  *   W2 batch       o->count allocations (each written), frees in a shuffled
  *                  order, o->count allocations again, from a pool of exactly
  *                  o->count blocks;
@@ -10,6 +12,7 @@
  * Harness memory (pointer arrays) comes from mmap, never from malloc, so the
  * malloc candidates' heaps hold only what is measured.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -33,7 +36,13 @@ static void *setup(const zzb_candidate *c, const zzb_config *cfg, void **ctx, zz
     return state;
 }
 
-int zzb_w1_hot(const zzb_candidate *c, const zzb_opts *o, zzb_result *r)
+/* One chunk of W1's pairs: through the table, or the candidate's own loop. */
+static int w1_chunk(const zzb_candidate *c, void *ctx, bool direct)
+{
+    return direct ? c->hot_direct(ctx, W1_CHUNK) : zzb_hot_pairs(c, ctx, W1_CHUNK);
+}
+
+static int w1_run(const zzb_candidate *c, const zzb_opts *o, zzb_result *r, bool direct)
 {
     zzb_config cfg = {o->size, o->capacity, 1};
     void *ctx, *state = setup(c, &cfg, &ctx, r);
@@ -45,12 +54,12 @@ int zzb_w1_hot(const zzb_candidate *c, const zzb_opts *o, zzb_result *r)
     /* Warm-up: caches, branch predictors and CPU frequency settle before timing. */
     t0 = zzb_now();
     do {
-        rc = zzb_hot_pairs(c, ctx, W1_CHUNK);
+        rc = w1_chunk(c, ctx, direct);
     } while (rc == 0 && zzb_now() - t0 < warm);
     cpu = zzb_thread_cpu();
     t0 = zzb_now();
     do {
-        rc |= zzb_hot_pairs(c, ctx, W1_CHUNK);
+        rc |= w1_chunk(c, ctx, direct);
         pairs += W1_CHUNK;
         t1 = zzb_now();
     } while (rc == 0 && t1 - t0 < o->duration);
@@ -66,6 +75,20 @@ int zzb_w1_hot(const zzb_candidate *c, const zzb_opts *o, zzb_result *r)
     zzb_result_extra(r, "pairs", (double)pairs);
     zzb_result_extra(r, "cpu_share", cpu / (t1 - t0));
     return 0;
+}
+
+int zzb_w1_hot(const zzb_candidate *c, const zzb_opts *o, zzb_result *r)
+{
+    return w1_run(c, o, r, false);
+}
+
+int zzb_w1_direct(const zzb_candidate *c, const zzb_opts *o, zzb_result *r)
+{
+    if (c->hot_direct == NULL) {
+        snprintf(r->why, sizeof(r->why), "no direct loop");
+        return -1;
+    }
+    return w1_run(c, o, r, true);
 }
 
 /* Allocates n objects into ptrs, writing one word to each; -1 on NULL. */

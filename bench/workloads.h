@@ -52,6 +52,7 @@ static inline void zzb_result_extra(zzb_result *r, const char *key, double value
 int zzb_hot_pairs(const zzb_candidate *c, void *ctx, size_t pairs);
 
 int zzb_w1_hot(const zzb_candidate *c, const zzb_opts *o, zzb_result *r);
+int zzb_w1_direct(const zzb_candidate *c, const zzb_opts *o, zzb_result *r);
 int zzb_w1_callgrind(const zzb_candidate *c, const zzb_opts *o, zzb_result *r);
 int zzb_w2_batch(const zzb_candidate *c, const zzb_opts *o, zzb_result *r);
 int zzb_w3_shared(const zzb_candidate *c, const zzb_opts *o, zzb_result *r);

@@ -5,7 +5,7 @@
  * (bench/driver.py runs it many times and makes the tables).
  *
  *   zzbench --list
- *   zzbench --candidate NAME --workload w1|w1cg|w2|w3|w4|w5|w6 [--size B]
+ *   zzbench --candidate NAME --workload w1|w1d|w1cg|w2|w3|w4|w5|w6 [--size B]
  *           [--capacity N] [--count N] [--threads N] [--live N]
  *           [--duration S] [--seed N] [--pairs N] [--ring N]
  * Defaults: 64-byte objects, pools of 65536 blocks, W2 1,000,000 objects, W6
@@ -41,21 +41,19 @@ typedef struct workload {
 } workload;
 
 static const workload workloads[] = {
-    {"w1", zzb_w1_hot, 0, 1},
-    {"w1cg", zzb_w1_callgrind, 0, 1},
-    {"w2", zzb_w2_batch, 0, 1},
-    {"w3", zzb_w3_shared, 0, 2},
-    {"w4", zzb_w4_prodcons, ZZB_CAP_CROSS_FREE, 2},
-    {"w5", zzb_w3_shared, 0, 8},
-    {"w6", zzb_w6_create, ZZB_CAP_POOL, 1},
+    {"w1", zzb_w1_hot, 0, 1},         {"w1d", zzb_w1_direct, 0, 1},
+    {"w1cg", zzb_w1_callgrind, 0, 1}, {"w2", zzb_w2_batch, 0, 1},
+    {"w3", zzb_w3_shared, 0, 2},      {"w4", zzb_w4_prodcons, ZZB_CAP_CROSS_FREE, 2},
+    {"w5", zzb_w3_shared, 0, 8},      {"w6", zzb_w6_create, ZZB_CAP_POOL, 1},
 };
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: zzbench --list\n"
-                    "       zzbench --candidate NAME --workload w1|w1cg|w2|w3|w4|w5|w6 [--size B]\n"
-                    "               [--capacity N] [--count N] [--threads N] [--live N]\n"
-                    "               [--duration S] [--seed N] [--pairs N] [--ring N]\n");
+    fprintf(stderr,
+            "usage: zzbench --list\n"
+            "       zzbench --candidate NAME --workload w1|w1d|w1cg|w2|w3|w4|w5|w6 [--size B]\n"
+            "               [--capacity N] [--count N] [--threads N] [--live N]\n"
+            "               [--duration S] [--seed N] [--pairs N] [--ring N]\n");
     exit(2);
 }
 
