@@ -87,6 +87,15 @@ static void stop_other(pthread_t t)
     assert_int_equal(pthread_join(t, NULL), 0);
 }
 
+/* Frees the n blocks of ptrs, the other thread's too (any thread may
+ * free), then lets the other thread go. */
+static void free_all_and_stop_other(zz_pool *pool, pthread_t t, void *const *ptrs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(zz_pool_free(pool, ptrs[i]), 0);
+    stop_other(t);
+}
+
 /* Fails unless every block is free and exactly `capacity` can be taken. */
 static void assert_all_free(zz_pool *pool, size_t capacity)
 {
@@ -132,10 +141,7 @@ static void test_pop_that_loses_to_aba_retries(void **state)
     void *next = zz_pool_alloc(pool);
     assert_non_null(next);
     assert_ptr_not_equal(next, other.b);
-    assert_int_equal(zz_pool_free(pool, next), 0);
-    assert_int_equal(zz_pool_free(pool, mine), 0);
-    assert_int_equal(zz_pool_free(pool, other.b), 0);
-    stop_other(t);
+    free_all_and_stop_other(pool, t, (void *[]){next, mine, other.b}, 3);
     assert_all_free(pool, CAPACITY);
     zz_pool_destroy(pool);
 }
@@ -167,10 +173,7 @@ static void test_push_that_loses_retries(void **state)
     assert_ptr_equal(again, mine);
     assert_non_null(after);
     assert_ptr_not_equal(after, other.a);
-    assert_int_equal(zz_pool_free(pool, after), 0);
-    assert_int_equal(zz_pool_free(pool, again), 0);
-    assert_int_equal(zz_pool_free(pool, other.a), 0);
-    stop_other(t);
+    free_all_and_stop_other(pool, t, (void *[]){after, again, other.a}, 3);
     assert_all_free(pool, CAPACITY);
     zz_pool_destroy(pool);
 }
@@ -207,10 +210,8 @@ static void test_batch_pop_that_loses_retries(void **state)
     for (size_t i = 0; i < CACHE; i++)
         all[i + 2] = more[i];
     zz_test_assert_distinct_owned(pool, all, CACHE + 2);
-    for (size_t i = 0; i < CACHE + 2; i++)
-        assert_int_equal(zz_pool_free(pool, all[i]), 0);
     /* The other thread's cache goes back when it exits. */
-    stop_other(t);
+    free_all_and_stop_other(pool, t, all, CACHE + 2);
     assert_int_equal(zz_pool_flush(pool), 0);
     assert_all_free(pool, CACHED_CAPACITY);
     zz_pool_destroy(pool);
