@@ -2,15 +2,15 @@
 /*
  * The slow paths around the per-thread caches (cache.h holds the structure
  * and the handshake): refilling an empty cache and spilling a full one in
- * batches, one CAS on the shared list per batch; the reclaim that takes
- * free blocks back from other threads' caches so that zz_pool_alloc returns
- * NULL only when every block is really in use; and zz_pool_flush.
+ * batches, one CAS on the shared list per batch (batch.c); the reclaim that
+ * takes free blocks back from other threads' caches so that zz_pool_alloc
+ * returns NULL only when every block is really in use; zz_pool_flush; and
+ * the count of blocks in use. The peak's bookkeeping is in peak.c.
  */
 #include <sched.h>
-#include <string.h>
 
+#include "pool/batch.h"
 #include "pool/cache.h"
-#include "pool/tool_hooks.h"
 
 /* Marks slot's cache as used in this pool, once: reclaims and statistics
  * look only at caches so marked. */
@@ -40,279 +40,6 @@ static uint32_t zz_slot_for(struct zz_pool *pool)
     return slot;
 }
 
-/*
- * Batch nodes. A cache gives blocks back to the shared list in nodes of up
- * to pool->batch_max blocks: the node's first block (its head, on the list)
- * records how many others follow and their indices, in its own bytes, so
- * that the thread taking the node learns all of them from one cache line
- * instead of walking one link per block through the side array. Only the
- * block's owner touches those bytes: the thread that pushes the node (the
- * block is free and ours until the release CAS) and the thread whose CAS
- * takes it (acquire); a stale pop reads only the link, then fails its CAS.
- *
- * The record sits in a free block, where a use after free or an overflow
- * in the application may write. So it is masked and keyed with the pool's
- * secret: word 0 holds the member count (8 bits), the slot of the cache
- * that pushed the node (6 bits, see zz_take_shared) and an 18-bit keyed
- * check of the whole record, each member index is masked, and a record
- * that does not check out is never followed. The members can still be
- * found without it: each member's link says ZZ_LINK_MEMBER | head
- * (freelist.h), so the pool reports the corruption and recovers them from
- * the links, losing nothing.
- */
-/* Word 0 of a record: count, pushing slot, check, from the low bits up. */
-#define ZZ_BATCH_COUNT_BITS 8u
-#define ZZ_BATCH_SLOT_BITS 6u
-#define ZZ_BATCH_CHECK_SHIFT (ZZ_BATCH_COUNT_BITS + ZZ_BATCH_SLOT_BITS)
-_Static_assert((1u << ZZ_BATCH_COUNT_BITS) >= ZZ_POOL_MAX_THREAD_CACHE / 2,
-               "a node's member count (below cache_cap / 2) fits its field");
-_Static_assert((1u << ZZ_BATCH_SLOT_BITS) >= ZZ_POOL_MAX_CACHED_THREADS,
-               "every cache slot fits the record's field");
-
-struct zz_batch_key {
-    uint64_t hash;
-    uint32_t mask;
-};
-
-static struct zz_batch_key zz_batch_key(const struct zz_pool *pool, uint32_t head)
-{
-    /* splitmix64's finaliser over secret and head: a fresh key per node. */
-    uint64_t x = pool->secret ^ ((uint64_t)head * 0x9e3779b97f4a7c15u);
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9u;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebu;
-    x ^= x >> 31;
-    return (struct zz_batch_key){x, (uint32_t)(x >> 32)};
-}
-
-static inline uint64_t zz_batch_hash_step(uint64_t h, uint32_t v)
-{
-    return (h ^ v) * 0x100000001b3u;
-}
-
-/* The keyed check over the members hashed into h and word 0's other
- * fields, f: 32 - ZZ_BATCH_CHECK_SHIFT bits. */
-static uint32_t zz_batch_check(uint64_t h, uint32_t f)
-{
-    h = zz_batch_hash_step(h, f);
-    h ^= h >> 29;
-    return (uint32_t)(h >> (32u + ZZ_BATCH_CHECK_SHIFT));
-}
-
-/* Bytes of the record of a node of m members. */
-static size_t zz_batch_bytes(uint32_t m)
-{
-    return sizeof(uint32_t) * (m + 1u);
-}
-
-static void zz_batch_write(struct zz_pool *pool, uint32_t head, const uint32_t *members, uint32_t m,
-                           uint32_t slot)
-{
-    unsigned char *b = zz__pool_block(pool, head);
-    struct zz_batch_key key = zz_batch_key(pool, head);
-    uint64_t h = key.hash;
-    zz__hook_open(b, zz_batch_bytes(m));
-    for (uint32_t i = 0; i < m; i++) {
-        uint32_t idx = members[i]; /* ours */
-        h = zz_batch_hash_step(h, idx);
-        uint32_t word = idx ^ key.mask;
-        memcpy(b + sizeof(word) * (i + 1), &word, sizeof(word));
-        /* Relaxed: ordered before the release CAS that publishes the node. */
-        zz_atomic_store_relaxed_u32(&pool->fl.links[idx], ZZ_LINK_MEMBER | head);
-    }
-    uint32_t f = m | slot << ZZ_BATCH_COUNT_BITS;
-    uint32_t word0 = (f | zz_batch_check(h, f) << ZZ_BATCH_CHECK_SHIFT) ^ key.mask;
-    memcpy(b, &word0, sizeof(word0));
-    zz__hook_close(b, zz_batch_bytes(m));
-}
-
-/* Decodes the record of the node headed by head into out[0..m) and *slot
- * and returns m, or returns UINT32_MAX when the record does not check out. */
-static uint32_t zz_batch_decode(const struct zz_pool *pool, uint32_t head, uint32_t *out,
-                                uint32_t *slot)
-{
-    unsigned char *b = zz__pool_block(pool, head);
-    struct zz_batch_key key = zz_batch_key(pool, head);
-    uint32_t word0;
-    zz__hook_open(b, sizeof(word0));
-    memcpy(&word0, b, sizeof(word0));
-    word0 ^= key.mask;
-    uint32_t f = word0 & ((1u << ZZ_BATCH_CHECK_SHIFT) - 1u);
-    uint32_t m = f & ((1u << ZZ_BATCH_COUNT_BITS) - 1u);
-    *slot = f >> ZZ_BATCH_COUNT_BITS;
-    bool ok = m < pool->batch_max;
-    uint64_t h = key.hash;
-    if (ok) {
-        zz__hook_open(b, zz_batch_bytes(m));
-        for (uint32_t i = 0; i < m; i++) {
-            uint32_t word;
-            memcpy(&word, b + sizeof(word) * (i + 1), sizeof(word));
-            out[i] = word ^ key.mask;
-            h = zz_batch_hash_step(h, out[i]);
-            ok = ok && out[i] < pool->fl.end;
-        }
-        ok = ok && (word0 >> ZZ_BATCH_CHECK_SHIFT) == zz_batch_check(h, f);
-    }
-    zz__hook_close(b, zz_batch_bytes(pool->batch_max - 1));
-    return ok ? m : UINT32_MAX;
-}
-
-/* Finds the members of the node headed by head from their links, when its
- * record was overwritten: O(blocks ever handed out), only after a misuse. */
-static uint32_t zz_batch_recover(const struct zz_pool *pool, uint32_t head, uint32_t *out)
-{
-    uint32_t m = 0, hwm = zz__freelist_hwm(&pool->fl);
-    for (uint32_t i = 0; i < hwm && m + 1 < pool->batch_max; i++) {
-        /* Relaxed: the members are ours since the CAS that took the node
-         * (acquire), which ordered their links' stores before it. */
-        if (zz_atomic_load_relaxed_u32(&pool->fl.links[i]) == (ZZ_LINK_MEMBER | head))
-            out[m++] = i;
-    }
-    return m;
-}
-
-/* Reads the members of the batch node headed by head (ours now) into
- * out[0..m) and the slot that pushed it into *slot (ZZ_SLOT_NONE when
- * unknown), and returns m; a corrupted record is reported and recovered.
- * The members' links go back to ZZ_LINK_CACHED: they are in a cache now,
- * and a later node headed by the same block must not find them. */
-static uint32_t zz_batch_read(const struct zz_pool *pool, uint32_t head, uint32_t *out,
-                              uint32_t *slot)
-{
-    /* Decoded in place: out has room for batch_max - 1, and what a record
-     * that does not check out left there is overwritten by the recovery. */
-    uint32_t m = zz_batch_decode(pool, head, out, slot);
-    if (ZZ_UNLIKELY(m == UINT32_MAX)) {
-        *slot = ZZ_SLOT_NONE;
-        (void)zz__pool_misuse(pool, "zz_pool_alloc", zz__pool_block(pool, head), ZZ_ECORRUPT, 0, 0);
-        m = zz_batch_recover(pool, head, out);
-    }
-    if (pool->checked) {
-        /* The record overwrote the fill pattern: put it back, over all the
-         * room a record may take when this one was not to be trusted. */
-        unsigned char *b = zz__pool_block(pool, head);
-        size_t bytes = zz_batch_bytes(pool->batch_max - 1);
-        zz__hook_open(b, bytes);
-        memset(b, ZZ_POOL_FREE_PATTERN, bytes);
-        zz__hook_close(b, bytes);
-    }
-    for (uint32_t i = 0; i < m; i++) {
-        /* Relaxed: the members are ours. Taking their links' lines now,
-         * all at once, also spares the allocations that hand them out a
-         * miss each on their own store. */
-        zz_atomic_store_relaxed_u32(&pool->fl.links[out[i]], ZZ_LINK_CACHED);
-    }
-    return m;
-}
-
-uint32_t zz__pool_batch_members(const void *ctx, uint32_t head, uint32_t *out)
-{
-    uint32_t slot;
-    uint32_t m = zz_batch_decode(ctx, head, out, &slot);
-    return m == UINT32_MAX ? ZZ_POOL_MAX_THREAD_CACHE + 1 : m; /* the validator reports it */
-}
-
-/* Pushes entries[0..n) (owned by the caller, links not in use) from the
- * cache of `slot` to the shared list in one CAS, as nodes of up to
- * batch_max blocks. */
-static void zz_push_entries(struct zz_pool *pool, const uint32_t *entries, uint32_t n,
-                            uint32_t slot)
-{
-    uint32_t k = pool->batch_max;
-    uint32_t first = entries[0]; /* ours */
-    uint32_t prev = first, prev_flag = 0;
-    /* The records go into the heads' blocks, which may be cold (a batch
-     * freed long after it was written: W2), and the release CAS below waits
-     * for every store before it. Fetching all the heads first overlaps
-     * their misses instead of taking them one node after another.
-     * Measured, W2's free pass at 64 B: 12.0 to 9.7 ns per free. */
-    for (uint32_t at = 0; at < n; at += k)
-        zz__prefetch_write(zz__pool_block(pool, entries[at]));
-    for (uint32_t at = 0; at < n; at += k) {
-        uint32_t head = entries[at];
-        uint32_t m = n - at - 1 < k - 1 ? n - at - 1 : k - 1;
-        if (at > 0) {
-            /* Relaxed: ordered before the release CAS that publishes it. */
-            zz_atomic_store_relaxed_u32(&pool->fl.links[prev],
-                                        zz__link_encode(prev, head) | prev_flag);
-        }
-        if (m > 0)
-            zz_batch_write(pool, head, &entries[at + 1], m, slot);
-        prev = head;
-        prev_flag = m > 0 ? ZZ_LINK_BATCH : 0;
-    }
-    zz__freelist_push_linked_mpmc(&pool->fl, first, prev, n, prev_flag);
-}
-
-/* Takes at least one block and about `want` from the shared list into
- * out[0..room) (room >= batch_max), in one CAS, reading the members of the
- * batch nodes it takes, for the cache of `self` (ZZ_SLOT_NONE for none);
- * returns the count. */
-static uint32_t zz_take_shared(struct zz_pool *pool, uint32_t *out, uint32_t want, uint32_t room,
-                               uint32_t self)
-{
-    uint32_t taken[ZZ_POOL_MAX_THREAD_CACHE];
-    uint32_t nodes = zz__freelist_pop_batch_mpmc(&pool->fl, taken, want, room, pool->batch_max);
-    uint32_t n = 0, members = 0, top = 0;
-    /* Records are read one node after another: fetch them all first, so
-     * that their misses overlap (another thread wrote them, on another
-     * core). */
-    for (uint32_t i = 1; i < nodes; i++)
-        zz__prefetch_read(zz__pool_block(pool, taken[i] & ~ZZ_LINK_BATCH));
-    for (uint32_t i = 0; i < nodes; i++) {
-        uint32_t head = taken[i] & ~ZZ_LINK_BATCH;
-        out[n++] = head;
-        /* Handing a block out writes its link, which the walk only read:
-         * fetch the line owned now, so that those misses overlap. The
-         * members' links are written below. */
-        zz__prefetch_write((const void *)&pool->fl.links[head]);
-        if (!(taken[i] & ZZ_LINK_BATCH)) {
-            /* Only a single block can be fresh: a batch node's blocks all
-             * passed through a cache, so were handed out before. */
-            top = head > top ? head : top;
-        } else {
-            uint32_t pusher;
-            uint32_t m = zz_batch_read(pool, head, &out[n], &pusher);
-            /* Blocks this cache pushed itself were freed here, most likely
-             * long ago (a batch freed, then allocated again: W2), and are
-             * cold: start fetching them all now, rather than take one miss
-             * per allocation, each stalling the next one's refill.
-             * Measured, W2's second pass: 51 to 39 ns per allocation.
-             * Blocks another thread pushed are likely still in its core's
-             * cache, and in a producer/consumer pipeline that thread, the
-             * consumer, is the next to write them: fetched here, even to be
-             * read, a line becomes shared, and the consumer's write must
-             * then take it back from this core. So those are left alone.
-             * Measured, W4: 48 to 83 Mobj/s. */
-            for (uint32_t j = 0; pusher == self && j < m; j++)
-                zz__prefetch_read(zz__pool_block(pool, out[n + j]));
-            n += m;
-            members += m;
-        }
-    }
-    if (members > 0) {
-        /* Relaxed: a statistic (blocks off the list), read at quiescence. */
-        zz_atomic_fetch_add_relaxed_u32(&pool->fl.extra, members);
-    }
-    if (n > 0 && zz__freelist_beyond_hwm(&pool->fl, top))
-        zz__freelist_raise_hwm(&pool->fl, top);
-    return n;
-}
-
-/* f, or 1 if f is below 1 (int32): a used cache's floor (cache.h). */
-static uint32_t zz_floor_at_least_1(uint32_t f)
-{
-    return (int32_t)f < 1 ? 1u : f;
-}
-
-/* Raises c's floor to at least `to`. Relaxed: a statistic; a CAS, as
- * others may raise it meanwhile. */
-static void zz_cache_raise_floor(struct zz_cache *c, uint32_t to)
-{
-    uint32_t floor = zz_atomic_load_relaxed_u32(&c->floor);
-    while ((int32_t)(to - floor) > 0 && !zz_atomic_cas_weak_relaxed_u32(&c->floor, &floor, to)) {
-    }
-}
-
 /* Blocks moved between the shared list and cache c (d in two's complement,
  * count moved by the same): c's net stays. The owner also moves its floor,
  * which is counted in entries, so that its tokens stay, down to 1 at most;
@@ -328,7 +55,7 @@ static void zz_cache_moved(struct zz_cache *c, uint32_t d, bool owner)
      * a statistic; a CAS, as others may raise it meanwhile. */
     uint32_t floor = zz_atomic_load_relaxed_u32(&c->floor), want;
     do {
-        want = zz_floor_at_least_1(floor + d);
+        want = zz__cache_floor_at_least_1(floor + d);
     } while (!zz_atomic_cas_weak_relaxed_u32(&c->floor, &floor, want));
 }
 
@@ -337,7 +64,7 @@ static void zz_cache_moved(struct zz_cache *c, uint32_t d, bool owner)
 static uint32_t zz_cache_refill(struct zz_pool *pool, struct zz_cache *c)
 {
     uint32_t want = pool->cache_cap / 2 > 0 ? pool->cache_cap / 2 : 1;
-    uint32_t n = zz_take_shared(pool, c->entries, want, pool->cache_cap, zz__cache_slot(pool, c));
+    uint32_t n = zz__batch_take(pool, c->entries, want, pool->cache_cap, zz__cache_slot(pool, c));
     /* Blocks arrive top first; reverse them so that the cache, which hands
      * out its last entry first, keeps the list's order (a fresh pool then
      * hands out blocks 0, 1, 2, ... and touches memory in order). Relaxed:
@@ -355,7 +82,7 @@ uint32_t zz__cache_top_up(struct zz_pool *pool, struct zz_cache *c, uint32_t n, 
 {
     /* Each take may bring a whole batch node: stop when one might not fit. */
     while (n < want && pool->cache_cap - n >= pool->batch_max) {
-        uint32_t got = zz_take_shared(pool, &c->entries[n], want - n, pool->cache_cap - n,
+        uint32_t got = zz__batch_take(pool, &c->entries[n], want - n, pool->cache_cap - n,
                                       zz__cache_slot(pool, c));
         if (got == 0)
             break;
@@ -382,7 +109,7 @@ static uint32_t zz_cache_spill(struct zz_pool *pool, struct zz_cache *c, uint32_
      * stay as they are until we store to them again. */
     zz__cache_set_count(c, n - k);
     zz_cache_moved(c, -k, true);
-    zz_push_entries(pool, &c->entries[n - k], k, zz__cache_slot(pool, c));
+    zz__batch_push(pool, &c->entries[n - k], k, zz__cache_slot(pool, c));
     return n - k;
 }
 
@@ -399,7 +126,7 @@ static void zz_cache_empty(struct zz_pool *pool, struct zz_cache *c, bool owner)
         else /* a reclaim keeps its flag up until it lets the cache go */
             zz_atomic_store_relaxed_u32(&c->fill, 1u | ZZ_CACHE_STEAL);
         zz_cache_moved(c, -n, owner);
-        zz_push_entries(pool, c->entries, n, zz__cache_slot(pool, c));
+        zz__batch_push(pool, c->entries, n, zz__cache_slot(pool, c));
     }
 }
 
@@ -418,7 +145,7 @@ static void *zz_block_taken(struct zz_pool *pool, uint32_t idx)
 static void *zz_pop_shared(struct zz_pool *pool)
 {
     uint32_t got[ZZ_POOL_MAX_THREAD_CACHE];
-    uint32_t n = zz_take_shared(pool, got, 1, ZZ_POOL_MAX_THREAD_CACHE, ZZ_SLOT_NONE);
+    uint32_t n = zz__batch_take(pool, got, 1, ZZ_POOL_MAX_THREAD_CACHE, ZZ_SLOT_NONE);
     if (n == 0)
         return NULL;
     if (n > 1)
@@ -600,95 +327,6 @@ void zz__pool_count_frees(struct zz_pool *pool, uint32_t n)
         return; /* the shared list's counters say it all */
     /* Past any cache, as in zz__pool_alloc_slow. Relaxed: a statistic. */
     zz_atomic_fetch_add_relaxed_u32(&pool->uncached_net, (uint32_t)-n);
-}
-
-/* Tokens cache o holds: allocations it may still make without a look. */
-static uint32_t zz_cache_tokens(const struct zz_cache *o)
-{
-    /* Relaxed: statistics (cache.h). */
-    int32_t t = (int32_t)(zz__cache_count(o) + 1u - zz_atomic_load_relaxed_u32(&o->floor));
-    return t > 0 ? (uint32_t)t : 0;
-}
-
-/* Takes back every token of the used caches other than c: each then looks
- * at its next allocation. */
-static void zz_caches_take_tokens(struct zz_pool *pool, const struct zz_cache *c)
-{
-    /* Relaxed, all: statistics (cache.h). */
-    uint64_t used = zz_atomic_load_relaxed_u64(&pool->cache_used);
-    for (; used != 0; used &= used - 1) {
-        struct zz_cache *o = zz__cache_at(pool, (uint32_t)__builtin_ctzll(used));
-        if (o == c)
-            continue;
-        zz_cache_raise_floor(o, zz__cache_count(o) + 1u);
-    }
-}
-
-/* The owner's store of its tokens after a look: the floor under which its
- * count of `count` may fall by `tokens` without a look, never below 1. */
-static void zz_cache_set_tokens(struct zz_cache *c, uint32_t count, uint32_t tokens)
-{
-    /* Relaxed: a statistic; see cache.h. */
-    zz_atomic_store_relaxed_u32(&c->floor, zz_floor_at_least_1(count + 1u - tokens));
-}
-
-/*
- * The look of cache c's owner when it is the pool's only user so far (no
- * other cache used, nothing uncached); false otherwise. The sum of nets is
- * then its own net, nobody else holds tokens, and nobody else writes the
- * peak, so a plain store does, without the locked CAS that would wait for
- * the caller's stores to fresh blocks. A pool filling up looks on every
- * allocation; this keeps that look short (W2's first pass).
- */
-static bool zz_peak_check_alone(struct zz_pool *pool, struct zz_cache *c)
-{
-    /* Relaxed, all: statistics; see cache.h. */
-    uint32_t slot = zz__tls_slot;
-    if (slot >= 64 || zz_atomic_load_relaxed_u64(&pool->cache_used) != (uint64_t)1 << slot ||
-        zz_atomic_load_relaxed_u32(&pool->uncached_net) != 0)
-        return false;
-    uint32_t count = zz__cache_count(c);
-    uint32_t sum = zz_atomic_load_relaxed_u32(&c->base) - count;
-    uint32_t peak = zz_atomic_load_relaxed_u32(&pool->peak);
-    if ((int32_t)sum > (int32_t)peak) {
-        zz_atomic_store_relaxed_u32(&pool->peak, sum);
-        peak = sum;
-    }
-    zz_cache_set_tokens(c, count, peak - sum);
-    return true;
-}
-
-void zz__pool_peak_check(struct zz_pool *pool, struct zz_cache *c)
-{
-    if (c != NULL && zz_peak_check_alone(pool, c))
-        return;
-    /* Relaxed, all: statistics; see cache.h. */
-    uint32_t sum = zz_atomic_load_relaxed_u32(&pool->uncached_net), others = 0;
-    uint64_t used = zz_atomic_load_relaxed_u64(&pool->cache_used);
-    for (; used != 0; used &= used - 1) {
-        const struct zz_cache *o = zz__cache_at(pool, (uint32_t)__builtin_ctzll(used));
-        sum += zz_atomic_load_relaxed_u32(&o->base) - zz__cache_count(o);
-        others += o == c ? 0 : zz_cache_tokens(o);
-    }
-    /* Nets read one after another while their owners run may add up to
-     * more than ever was in use at once; never more than the pool holds. */
-    if ((int32_t)sum > (int32_t)pool->fl.end)
-        sum = pool->fl.end;
-    uint32_t peak = zz_atomic_load_relaxed_u32(&pool->peak);
-    while ((int32_t)sum > (int32_t)peak &&
-           !zz_atomic_cas_weak_relaxed_u32(&pool->peak, &peak, sum)) {
-    }
-    peak = (int32_t)sum > (int32_t)peak ? sum : peak;
-    uint32_t headroom = (int32_t)(peak - sum) > 0 ? peak - sum : 0;
-    if (others > headroom) {
-        zz_caches_take_tokens(pool, c);
-        others = 0;
-    }
-    if (c != NULL) {
-        /* Our tokens: the headroom nobody else holds; we look again when
-         * our count has fallen by one more than that. */
-        zz_cache_set_tokens(c, zz__cache_count(c), headroom - others);
-    }
 }
 
 int zz_pool_flush(zz_pool *pool)

@@ -221,6 +221,12 @@ static inline void zz__cache_put(struct zz_cache *c, uint32_t n, uint32_t idx)
  * reclaim that empties a cache lowers count and base together, which only
  * costs the owner tokens. Relaxed, all: statistics.
  */
+/* f, or 1 if f is below 1 (int32): a used cache's floor, as kept above. */
+static inline uint32_t zz__cache_floor_at_least_1(uint32_t f)
+{
+    return (int32_t)f < 1 ? 1u : f;
+}
+
 /* Whether an allocation that left the cache's fill at `fill` (its count
  * plus one) had no token to spend, and so must look. */
 static inline bool zz__cache_peak_due(const struct zz_cache *c, uint32_t fill)
@@ -238,7 +244,7 @@ static inline void zz__cache_move_base(struct zz_cache *c, uint32_t d)
 
 /* Called when the owner ran out of tokens: the sum of all nets (the
  * pool's in_use) may be a new peak. c may be NULL for a thread without a
- * cache here. */
+ * cache here. In peak.c. */
 void zz__pool_peak_check(struct zz_pool *pool, struct zz_cache *c);
 
 /* The alloc fast path's way for a cache with a block but no token: takes
@@ -258,8 +264,6 @@ void *zz__pool_alloc_slow(struct zz_pool *pool);
 /* Gives back block idx, already claimed (zz__link_claim); returns 0,
  * so that the free fast path can end in a tail call. */
 int zz__pool_release_slow(struct zz_pool *pool, uint32_t idx);
-/* zz_batch_reader for the validator: the members of a batch node. */
-uint32_t zz__pool_batch_members(const void *ctx, uint32_t head, uint32_t *out);
 /* Counts n frees of the calling thread that bypassed the release paths. */
 void zz__pool_count_frees(struct zz_pool *pool, uint32_t n);
 

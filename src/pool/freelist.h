@@ -70,7 +70,7 @@
  * block h is ZZ_LINK_MEMBER | h. No encoded successor has bit 30 set (both
  * of its terms are below 2^30), and no other marker has bit 31 clear, so
  * the pool can find a node's members from the links alone when the node's
- * own record of them was overwritten (cache.c). */
+ * own record of them was overwritten (batch.c). */
 #define ZZ_LINK_MEMBER 0x40000000u
 
 /* Set in the link of a free block that heads a batch node: the block itself

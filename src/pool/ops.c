@@ -2,8 +2,9 @@
 /*
  * The pool's hot operations: alloc, free, their bulk forms, free-and-zero,
  * ownership. The usual path works on the calling thread's cache (cache.h)
- * with plain loads and stores; everything else is in cache.c. Checking a
- * pointer is O(1) arithmetic (zz__pool_index) and one load of its link.
+ * with plain loads and stores; everything else is in cache.c (with batch.c
+ * and peak.c). Checking a pointer is O(1) arithmetic (zz__pool_index) and
+ * one load of its link.
  */
 #include "platform/os.h"
 #include "pool/cache.h"

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "platform/os.h"
+#include "pool/batch.h"
 #include "pool/cache.h"
 #include "pool/tool_hooks.h"
 

@@ -43,7 +43,7 @@ struct zz_pool {
     uint32_t ncaches;    /* ZZ_POOL_MAX_CACHED_THREADS, or 0 without caching */
     uint32_t cache_cap;  /* blocks one cache holds */
     size_t cache_stride; /* bytes from one cache to the next */
-    uint32_t batch_max;  /* blocks per batch node on the shared list (cache.c) */
+    uint32_t batch_max;  /* blocks per batch node on the shared list (batch.c) */
     /* What the inline fast paths of ops.c may do: use caches of slots below
      * fast_slots, or go straight to the shared list (fast_shared). Both are
      * off when every block handed out or freed needs more work (checked
@@ -52,7 +52,7 @@ struct zz_pool {
     bool fast_shared;
     bool checked;     /* ZZ_POOL_CHECKED */
     bool retire_work; /* a freed block needs zz__pool_retire */
-    uint64_t secret;  /* masks and keys batch node headers (cache.c) */
+    uint64_t secret;  /* masks and keys batch node headers (batch.c) */
     /* ZZ_POOL_CHECKED: freed[i] != 0 once block i has been freed, so that
      * only such blocks have their fill pattern checked at handout. Written
      * by the freeing thread, read by the next owner after the hand-over. */
