@@ -12,20 +12,13 @@
  * which the main thread asserts to be zero. Every wait is bounded, so a
  * broken pool fails a test instead of hanging it.
  */
-#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
-#include <signal.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
+#include <string.h>
 
 #include "platform/atomic.h"
 #include "pool_checks.h"
-#include "sanitizer.h"
-#include "test_main.h"
 #include "thread_checks.h"
 #include "zigzag.h"
 
