@@ -4,9 +4,8 @@
  * statistics. The hot operations are in ops.c; the lock-free list they
  * share is in freelist.h.
  */
-#include <string.h>
-
 #include <stdlib.h>
+#include <string.h>
 
 #include "platform/os.h"
 #include "pool/batch.h"
