@@ -328,6 +328,25 @@ struct forker {
     _Atomic long rounds;
 };
 
+/* A fork test's pool (FORK_CAP blocks, caches of 32) and its helper's gates. */
+static struct forker *forker_new(void)
+{
+    struct forker *f = calloc(1, sizeof(*f));
+    assert_non_null(f);
+    f->pool = make(64, FORK_CAP, 0, 32);
+    gate_init(&f->idle);
+    gate_init(&f->release);
+    return f;
+}
+
+static void forker_free(struct forker *f)
+{
+    gate_destroy(&f->idle);
+    gate_destroy(&f->release);
+    zz_pool_destroy(f->pool);
+    free(f);
+}
+
 static void *idle_helper_main(void *arg)
 {
     struct forker *f = arg;
@@ -347,11 +366,7 @@ static void test_fork_with_idle_cache(void **state)
 {
     (void)state;
     reset_errors();
-    struct forker *f = calloc(1, sizeof(*f));
-    assert_non_null(f);
-    f->pool = make(64, FORK_CAP, 0, 32);
-    gate_init(&f->idle);
-    gate_init(&f->release);
+    struct forker *f = forker_new();
     void **p = malloc((FORK_CAP + 1) * sizeof(*p));
     assert_non_null(p);
     /* The forking thread caches some too. */
@@ -377,10 +392,7 @@ static void test_fork_with_idle_cache(void **state)
     assert_no_errors();
     assert_exact_capacity(f->pool, FORK_CAP);
     free(p);
-    gate_destroy(&f->idle);
-    gate_destroy(&f->release);
-    zz_pool_destroy(f->pool);
-    free(f);
+    forker_free(f);
 }
 
 /* Busy: allocs and frees single and in bulk, crossing the cache's batch
@@ -434,11 +446,7 @@ static void test_fork_while_thread_busy(void **state)
         skip();
     }
     reset_errors();
-    struct forker *f = calloc(1, sizeof(*f));
-    assert_non_null(f);
-    f->pool = make(64, FORK_CAP, 0, 32);
-    gate_init(&f->idle);
-    gate_init(&f->release);
+    struct forker *f = forker_new();
     void **p = malloc((FORK_CAP + 1) * sizeof(*p));
     assert_non_null(p);
     pthread_t t;
@@ -470,10 +478,7 @@ static void test_fork_while_thread_busy(void **state)
     assert_no_errors();
     assert_exact_capacity(f->pool, FORK_CAP);
     free(p);
-    gate_destroy(&f->idle);
-    gate_destroy(&f->release);
-    zz_pool_destroy(f->pool);
-    free(f);
+    forker_free(f);
 }
 
 static const struct CMUnitTest tests[] = {
