@@ -181,9 +181,7 @@ uint32_t zz__pool_batch_members(const void *ctx, uint32_t head, uint32_t *out)
     return m == UINT32_MAX ? ZZ_POOL_MAX_THREAD_CACHE + 1 : m; /* the validator reports it */
 }
 
-/* Pushes entries[0..n) (owned by the caller, links not in use) from the
- * cache of `slot` to the shared list in one CAS, as nodes of up to
- * batch_max blocks. */
+/* See batch.h. */
 void zz__batch_push(struct zz_pool *pool, const uint32_t *entries, uint32_t n, uint32_t slot)
 {
     uint32_t k = pool->batch_max;
@@ -212,10 +210,7 @@ void zz__batch_push(struct zz_pool *pool, const uint32_t *entries, uint32_t n, u
     zz__freelist_push_linked_mpmc(&pool->fl, first, prev, n, prev_flag);
 }
 
-/* Takes at least one block and about `want` from the shared list into
- * out[0..room) (room >= batch_max), in one CAS, reading the members of the
- * batch nodes it takes, for the cache of `self` (ZZ_SLOT_NONE for none);
- * returns the count. */
+/* See batch.h. */
 uint32_t zz__batch_take(struct zz_pool *pool, uint32_t *out, uint32_t want, uint32_t room,
                         uint32_t self)
 {
