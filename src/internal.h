@@ -44,6 +44,10 @@ static inline void zz__prefetch_write(const void *p)
 #endif
 }
 
+/* The counting allocator's vtable, which zz_alloc hands even the requests
+ * it refuses, so that they are counted (alloc/dispatch.c). */
+extern const zz_allocator_vtable zz__counting_vtable;
+
 static inline bool zz__is_pow2(size_t x)
 {
     return x != 0 && (x & (x - 1)) == 0;

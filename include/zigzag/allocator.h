@@ -108,7 +108,8 @@ ZZ_API zz_allocator zz_fixed_buffer_allocator(zz_fixed_buffer *fb);
 /** Forgets every allocation: the whole buffer is free again. */
 ZZ_API void zz_fixed_buffer_reset(zz_fixed_buffer *fb);
 
-/** Totals kept by a counting allocator. */
+/** Totals kept by a counting allocator. A request with a bad alignment is
+ *  a failed allocation, whether it came through zz_alloc or the vtable. */
 typedef struct zz_counting_stats {
     size_t allocs;        /**< successful allocations */
     size_t frees;         /**< frees of non-NULL pointers */

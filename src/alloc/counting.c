@@ -78,7 +78,7 @@ static void counting_free(void *ctx, void *ptr, size_t size, size_t align)
     zz_atomic_word_fetch_sub_relaxed(&w[CNT_LIVE_BYTES], size);
 }
 
-static const zz_allocator_vtable counting_vtable = {
+const zz_allocator_vtable zz__counting_vtable = {
     .alloc = counting_alloc,
     .free = counting_free,
 };
@@ -97,7 +97,7 @@ int zz_counting_init(zz_counting *c, zz_allocator inner)
 
 zz_allocator zz_counting_allocator(zz_counting *c)
 {
-    return (zz_allocator){.ctx = c, .vtable = &counting_vtable};
+    return (zz_allocator){.ctx = c, .vtable = &zz__counting_vtable};
 }
 
 void zz_counting_stats_get(const zz_counting *c, zz_counting_stats *out)

@@ -5,13 +5,17 @@
  * nothing) are checked here once, so a user-written vtable never sees such a
  * request when it is reached through these functions. The library's own
  * allocators check the rules again, as their vtables may be called directly.
+ * The counting allocator is the one exception: it counts a refused request
+ * as a failed allocation, by whichever path it came.
  */
 #include "internal.h"
 
 void *zz_alloc(zz_allocator a, size_t size, size_t align)
 {
-    if (size == 0 || !zz__is_pow2(align))
+    if (size == 0)
         return NULL;
+    if (!zz__is_pow2(align))
+        return a.vtable == &zz__counting_vtable ? a.vtable->alloc(a.ctx, size, align) : NULL;
     /* The all-zero allocator (or a vtable without alloc) has no memory to give. */
     if (a.vtable == NULL || a.vtable->alloc == NULL)
         return NULL;
