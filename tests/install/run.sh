@@ -5,6 +5,9 @@
 # temporary prefix, moves the prefix (the package must be relocatable),
 # checks the files API.md promises, then builds tests/install/consumer.c
 # against it with pkg-config and with CMake's find_package and runs each.
+# Then builds the library once more with a Debian-style multiarch libdir
+# (lib/x86_64-linux-gnu), installs it, and builds the consumer through
+# pkg-config there: zigzag.pc must find the prefix from any libdir depth.
 #
 # usage: run.sh <build dir> <source dir> <C compiler> <ZZ_SANITIZE value> [cmake]
 # Exits 77 (CTest SKIP_RETURN_CODE) in sanitizer builds: the installed
@@ -45,10 +48,10 @@ for f in include/zigzag.h lib/libzigzag.a lib/libzigzag.so lib/pkgconfig/zigzag.
     [ -e "$prefix/$f" ] || fail "missing $f in the installed tree"
 done
 
-# Run a consumer and insist on its last line, and on it loading the installed .so.
+# Run a consumer (against the libraries in $2, by default $prefix/lib) and insist on its last line.
 run_consumer() {
-    local exe=$1 out
-    out=$(LD_LIBRARY_PATH="$prefix/lib" "$exe") || fail "$exe exited with $?"
+    local exe=$1 libdir=${2:-$prefix/lib} out
+    out=$(LD_LIBRARY_PATH="$libdir" "$exe") || fail "$exe exited with $?"
     printf '%s\n' "$out"
     [ "$(printf '%s\n' "$out" | tail -n 1)" = "consumer: ok" ] || fail "$exe did not print 'consumer: ok'"
 }
@@ -76,5 +79,21 @@ grep 'found zigzag' "$tmp/cmake.log" || true
     { cat "$tmp/build.log" >&2; fail "building the CMake consumer failed"; }
 run_consumer "$tmp/cmake/app"
 run_consumer "$tmp/cmake/app_static"
+
+step "multiarch libdir: build, install, pkg-config build"
+multi=lib/x86_64-linux-gnu
+"$cmake" -S "$src" -B "$tmp/multi-build" -DCMAKE_C_COMPILER="$cc" -DCMAKE_BUILD_TYPE=Release \
+    -DZZ_BUILD_TESTS=OFF -DZZ_BUILD_EXAMPLES=OFF "-DCMAKE_INSTALL_LIBDIR:PATH=$multi" \
+    >"$tmp/multi.log" 2>&1 && "$cmake" --build "$tmp/multi-build" >>"$tmp/multi.log" 2>&1 &&
+    "$cmake" --install "$tmp/multi-build" --prefix "$tmp/multi" >>"$tmp/multi.log" 2>&1 ||
+    { cat "$tmp/multi.log" >&2; fail "building or installing with libdir $multi failed"; }
+prefix=$tmp/multi-moved
+mv "$tmp/multi" "$prefix"
+flags=$(PKG_CONFIG_PATH="$prefix/$multi/pkgconfig" pkg-config --cflags --libs zigzag) ||
+    fail "pkg-config does not find $multi/pkgconfig/zigzag.pc"
+# shellcheck disable=SC2086 # flags are words on purpose
+"$cc" -std=c11 -Wall -Wextra -Werror -o "$tmp/multi_app" "$src/tests/install/consumer.c" $flags ||
+    fail "pkg-config build with libdir $multi failed (flags: $flags)"
+run_consumer "$tmp/multi_app" "$prefix/$multi"
 
 echo "install test: ok"
