@@ -19,9 +19,6 @@
  * far commits no more than it hands out. */
 #define ZZ_SMALL_PAGES_FIRST ((size_t)4 << 20)
 
-/* Alignments above this are refused: no allocator can serve them usefully. */
-#define ZZ_POOL_MAX_ALIGN ((size_t)1 << 30)
-
 /* The resolved shape of a pool, computed before anything is allocated. */
 struct zz_pool_plan {
     size_t stride, align, capacity, slab_bytes, meta_offset, mem_size, mem_align;
@@ -126,8 +123,13 @@ static uint64_t zz_inverse_odd(uint64_t d)
     return x;
 }
 
+/* Whether the backing's memory comes from the page allocator, zeroed and
+ * committed lazily: the page allocator itself, or counting allocators
+ * wrapped around it, which hand on its memory as it is. */
 static bool zz_backing_is_page(zz_allocator a)
 {
+    while (a.vtable == &zz__counting_vtable)
+        a = ((const zz_counting *)a.ctx)->inner;
     return a.vtable == &zz__page_vtable;
 }
 

@@ -122,6 +122,7 @@ static void test_create_invalid(void **state)
         {.size = 8, .capacity = SIZE_MAX, .backing = a},
         {.size = 8, .align = 3, .capacity = 8, .backing = a},
         {.size = 8, .align = 24, .capacity = 8, .backing = a},
+        {.size = 8, .align = ZZ_POOL_MAX_ALIGN * 2, .capacity = 8, .backing = a},
         {.size = 8, .align = (size_t)1 << 40, .capacity = 8, .backing = a},
         {.size = SIZE_MAX, .capacity = 1, .backing = a},
         {.size = SIZE_MAX - 7, .align = 16, .capacity = 1, .backing = a},
@@ -308,18 +309,20 @@ static size_t rss_bytes(void)
     return (size_t)(resident - shared) * (size_t)sysconf(_SC_PAGESIZE);
 }
 
-/* 16,777,216 blocks of 64 bytes: 1 GiB reserved, almost nothing committed,
- * even after 1,000 blocks are handed out. */
-static void test_create_is_lazy(void **state)
+/* 16,777,216 blocks of 64 bytes from `backing`: 1 GiB reserved, almost
+ * nothing committed, even after 1,000 blocks are handed out. */
+static void check_create_is_lazy(zz_allocator backing)
 {
-    (void)state;
     if (ZZ_UNDER_ASAN || ZZ_UNDER_TSAN) {
         /* A sanitizer's shadow and allocator pages make RSS meaningless here. */
         skip();
     }
     size_t before = rss_bytes();
     zz_pool *pool;
-    assert_int_equal(zz_pool_create(&pool, &(zz_pool_options){.size = 64, .capacity = 1 << 24}), 0);
+    assert_int_equal(
+        zz_pool_create(&pool,
+                       &(zz_pool_options){.size = 64, .capacity = 1 << 24, .backing = backing}),
+        0);
     size_t after_create = rss_bytes();
     void *p[1000];
     for (int i = 0; i < 1000; i++) {
@@ -335,6 +338,27 @@ static void test_create_is_lazy(void **state)
     assert_true(after_create - before < ((size_t)256 << 10));
     assert_true(after_alloc - before < ((size_t)2 << 20));
     zz_pool_destroy(pool);
+}
+
+static void test_create_is_lazy(void **state)
+{
+    (void)state;
+    check_create_is_lazy((zz_allocator){0});
+}
+
+/* A counting allocator over the page allocator hands on the same zeroed,
+ * lazily committed memory: creation stays O(1) under a leak check. */
+static void test_create_is_lazy_through_counting(void **state)
+{
+    (void)state;
+    zz_counting outer, inner;
+    assert_int_equal(zz_counting_init(&inner, zz_page_allocator()), 0);
+    assert_int_equal(zz_counting_init(&outer, zz_counting_allocator(&inner)), 0);
+    check_create_is_lazy(zz_counting_allocator(&outer));
+    zz_counting_stats s;
+    zz_counting_stats_get(&outer, &s);
+    assert_int_equal(s.allocs, 1);
+    assert_int_equal(s.live_bytes, 0);
 }
 
 /* Blocks never handed out are never written, with any backing. */
@@ -370,6 +394,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_destroy_returns_everything),
     cmocka_unit_test(test_create_misaligned_backing),
     cmocka_unit_test(test_create_is_lazy),
+    cmocka_unit_test(test_create_is_lazy_through_counting),
     cmocka_unit_test(test_untouched_blocks_stay_untouched),
 };
 
