@@ -7,16 +7,21 @@
  * and at least ZZ_POOL_MIN_BLOCK bytes. Free blocks are linked by 32-bit
  * indices kept in a side array, outside the blocks: 4 bytes of bookkeeping
  * per block, in every mode. Pools with caching add 64 per-thread caches of
- * 4 * thread_cache + 16 bytes each, rounded up to 64: by default
- * thread_cache is at most capacity / 64, so at most 4 more bytes per
- * block, committed only for the threads that use the pool. The pool
+ * 4 * thread_cache + 16 bytes each, rounded up to 64, committed only for
+ * the threads that use the pool: by default thread_cache is at most
+ * capacity / 64, so the caches take at most 4 * capacity + 4096 bytes
+ * (4 more bytes per block in a large pool, at most 4 KiB more in a small
+ * one). The pool
  * writes into a block only while it is free and owned by the pool: when
  * asked to zero it, and when a thread's cache hands a batch of free blocks
  * to the shared list, the batch's first block records the others' indices
  * (read back by the thread that takes the batch).
  *
  * Creation is O(1): no block is visited, and memory from the default page
- * allocator is committed only as blocks are first handed out.
+ * allocator (used directly or through counting allocators) is committed
+ * only as blocks are first handed out. Other backings' memory is not known
+ * to be zero, so creation clears the 4-byte links there: O(capacity), a
+ * memset of 4 bytes a block, still without touching a block.
  *
  * Thread safety. zz_pool_alloc, zz_pool_free, zz_pool_free_zeroed, the bulk
  * calls, zz_pool_flush, zz_pool_owns and zz_pool_stats_get may be called
@@ -146,13 +151,16 @@ typedef void (*zz_pool_misuse_fn)(void *ctx, const zz_pool_misuse *report);
 /** The smallest block stride. */
 #define ZZ_POOL_MIN_BLOCK 8u
 
+/** The largest block alignment (zz_pool_options.align). */
+#define ZZ_POOL_MAX_ALIGN ((size_t)1 << 30)
+
 /** The largest capacity of one pool (block indices are 30 bits). */
 #define ZZ_POOL_MAX_CAPACITY ((size_t)0x3fffffff)
 
 /** How to build a pool. Zero in any field means its default. */
 typedef struct zz_pool_options {
     size_t size;          /**< bytes per object; > 0 */
-    size_t align;         /**< power of two; 0 means alignof(max_align_t) */
+    size_t align;         /**< power of two, <= ZZ_POOL_MAX_ALIGN; 0 means alignof(max_align_t) */
     size_t capacity;      /**< blocks; > 0 and <= ZZ_POOL_MAX_CAPACITY */
     unsigned flags;       /**< ZZ_POOL_* bits, 0 for defaults */
     zz_allocator backing; /**< where the slab comes from; all-zero means zz_page_allocator() */
@@ -180,9 +188,13 @@ typedef struct zz_pool_options {
  * @param out receives the pool; written only on success.
  * @return 0, or
  *   ZZ_EINVAL  out or opts NULL, size 0, capacity 0 or above
- *              ZZ_POOL_MAX_CAPACITY, align not a power of two, an unknown
- *              flag, a backing allocator with ctx but no vtable, or a slab
- *              size that overflows; nothing is allocated;
+ *              ZZ_POOL_MAX_CAPACITY, align not a power of two or above
+ *              ZZ_POOL_MAX_ALIGN, thread_cache above
+ *              ZZ_POOL_MAX_THREAD_CACHE, an unknown flag, a backing
+ *              allocator with ctx but no vtable, or a slab size that
+ *              overflows: nothing is allocated; or a backing allocator that
+ *              returned memory without the alignment asked for (given back
+ *              at once);
  *   ZZ_ENOMEM  the backing allocator failed (it cannot give the size or
  *              the alignment); nothing is leaked.
  */
