@@ -192,11 +192,14 @@ typedef struct zz_pool_options {
  *              ZZ_POOL_MAX_ALIGN, thread_cache above
  *              ZZ_POOL_MAX_THREAD_CACHE, an unknown flag, a backing
  *              allocator with ctx but no vtable, or a slab size that
- *              overflows: nothing is allocated; or a backing allocator that
- *              returned memory without the alignment asked for (given back
- *              at once);
- *   ZZ_ENOMEM  the backing allocator failed (it cannot give the size or
- *              the alignment); nothing is leaked.
+ *              overflows: nothing is allocated; or an alignment the
+ *              backing allocator cannot give: it returned memory without
+ *              it, or (for a pool aligned beyond 64 bytes) returned NULL
+ *              but then served the same size at 64 bytes' alignment, asked
+ *              to tell the two failures apart; whatever it gave is given
+ *              back at once;
+ *   ZZ_ENOMEM  the backing allocator has no memory for the pool; nothing
+ *              is leaked.
  */
 ZZ_API int zz_pool_create(zz_pool **out, const zz_pool_options *opts);
 

@@ -207,6 +207,24 @@ int zz_pool_footprint(const zz_pool_options *opts, size_t *bytes, size_t *align)
     return 0;
 }
 
+/*
+ * Why the backing returned NULL for the pool's memory. A pool aligned
+ * beyond a cache line asks once more for the same size at a cache line's
+ * alignment, and gives it straight back: when that is served, what the
+ * backing cannot give is the alignment (ZZ_EINVAL); otherwise it has no
+ * memory (ZZ_ENOMEM). Nothing is kept either way.
+ */
+static int zz_pool_backing_refusal(const struct zz_pool_plan *plan)
+{
+    if (plan->mem_align <= ZZ_CACHE_LINE)
+        return ZZ_ENOMEM;
+    void *probe = zz_alloc(plan->backing, plan->mem_size, ZZ_CACHE_LINE);
+    if (probe == NULL)
+        return ZZ_ENOMEM;
+    zz_free(plan->backing, probe, plan->mem_size, ZZ_CACHE_LINE);
+    return ZZ_EINVAL;
+}
+
 int zz_pool_create(zz_pool **out, const zz_pool_options *opts)
 {
     if (out == NULL || opts == NULL)
@@ -218,7 +236,7 @@ int zz_pool_create(zz_pool **out, const zz_pool_options *opts)
 
     unsigned char *mem = zz_alloc(plan.backing, plan.mem_size, plan.mem_align);
     if (mem == NULL)
-        return ZZ_ENOMEM;
+        return zz_pool_backing_refusal(&plan);
     if (((uintptr_t)mem & (plan.mem_align - 1)) != 0) {
         /* A backing allocator that ignores alignment cannot serve this pool. */
         zz_free(plan.backing, mem, plan.mem_size, plan.mem_align);

@@ -295,6 +295,64 @@ static void test_create_misaligned_backing(void **state)
     assert_int_equal(counts().live_bytes, 0);
 }
 
+/* A backing allocator that serves alignments up to 64 only, as a cache
+ * line aligned arena might, and says no to anything more. */
+static void *align64_alloc(void *ctx, size_t size, size_t align)
+{
+    return align > 64 ? NULL : zz_alloc(*(zz_allocator *)ctx, size, align);
+}
+
+static void align64_free(void *ctx, void *ptr, size_t size, size_t align)
+{
+    zz_free(*(zz_allocator *)ctx, ptr, size, align);
+}
+
+/* An alignment the backing allocator cannot give is ZZ_EINVAL, with
+ * nothing kept; a backing with no memory at all is still ZZ_ENOMEM. */
+static void test_create_alignment_backing_cannot_give(void **state)
+{
+    (void)state;
+    zz_allocator inner = counted();
+    static const zz_allocator_vtable vt = {align64_alloc, align64_free};
+    zz_allocator align64 = {.ctx = &inner, .vtable = &vt};
+    zz_pool *pool = NULL;
+    zz_pool_options o = {.size = 64, .align = 4096, .capacity = 10, .backing = align64};
+    assert_int_equal(zz_pool_create(&pool, &o), ZZ_EINVAL);
+    assert_null(pool);
+    zz_counting_stats s = counts();
+    assert_int_equal(s.live_bytes, 0);
+    assert_int_equal(s.allocs, s.frees);
+    o.align = 64; /* what it can give */
+    assert_int_equal(zz_pool_create(&pool, &o), 0);
+    zz_pool_destroy(pool);
+
+    /* A fixed buffer with room for the pool, but not for its alignment. */
+    size_t bytes, align;
+    o = (zz_pool_options){.size = 64, .align = 4096, .capacity = 10};
+    assert_int_equal(zz_pool_footprint(&o, &bytes, &align), 0);
+    assert_int_equal(align, 4096);
+    unsigned char *buf = aligned_alloc(4096, bytes + 4096);
+    assert_non_null(buf);
+    zz_fixed_buffer fb;
+    assert_int_equal(zz_fixed_buffer_init(&fb, buf + 64, bytes), 0);
+    o.backing = zz_fixed_buffer_allocator(&fb);
+    assert_int_equal(zz_pool_create(&pool, &o), ZZ_EINVAL);
+    assert_int_equal(fb.used, 0);
+    /* Too small for the pool at any alignment: no memory. */
+    assert_int_equal(zz_fixed_buffer_init(&fb, buf + 64, bytes - 1), 0);
+    assert_int_equal(zz_pool_create(&pool, &o), ZZ_ENOMEM);
+    assert_int_equal(fb.used, 0);
+    free(buf);
+
+    /* A backing that fails every request is out of memory, aligned or not. */
+    zz_failing f;
+    zz_failing_init(&f, counted(), 0, true);
+    o = (zz_pool_options){
+        .size = 64, .align = 4096, .capacity = 10, .backing = zz_failing_allocator(&f)};
+    assert_int_equal(zz_pool_create(&pool, &o), ZZ_ENOMEM);
+    assert_int_equal(counts().live_bytes, 0);
+}
+
 /* Resident anonymous memory in bytes: resident minus shared (file-backed)
  * pages, from /proc/self/statm. The program's own code counts as resident
  * too, and the kernel reads it in around each first fault, tens or
@@ -393,6 +451,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_create_failure_injection),
     cmocka_unit_test(test_destroy_returns_everything),
     cmocka_unit_test(test_create_misaligned_backing),
+    cmocka_unit_test(test_create_alignment_backing_cannot_give),
     cmocka_unit_test(test_create_is_lazy),
     cmocka_unit_test(test_create_is_lazy_through_counting),
     cmocka_unit_test(test_untouched_blocks_stay_untouched),
