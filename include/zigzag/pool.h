@@ -87,13 +87,13 @@ enum {
     /** zz_pool_destroy zeroes every block ever handed out before giving the
      *  slab back, with stores the compiler cannot drop. */
     ZZ_POOL_ZERO_ON_DESTROY = 1u << 1,
-    /** Ask for transparent huge pages over the whole slab. By default, on
-     *  the page allocator, the first 4 MiB of the slab (and the bookkeeping
-     *  a small pool touches) keep small pages, so that a big, mostly idle
-     *  pool commits only what it hands out, and the slab beyond gets huge
-     *  pages: a pool used at scale then takes one fault and one TLB entry
-     *  per 2 MiB. With this flag, memory is committed 2 MiB at a time from
-     *  the first block on. */
+    /** Ask for transparent huge pages over the whole slab: a pool used at
+     *  scale then takes one fault and one TLB entry per 2 MiB, and memory
+     *  is committed 2 MiB at a time from the first block on. By default, on
+     *  the page allocator, a pool keeps small pages, so that a big, mostly
+     *  idle pool commits only what it hands out, and a first pass over
+     *  fresh memory never waits for a whole huge page (which under a
+     *  hypervisor may take milliseconds). */
     ZZ_POOL_HUGE_PAGES = 1u << 2,
     /** No per-thread caches: every alloc and free goes to the shared
      *  lock-free list. Slower from many threads; peak_in_use always exact. */

@@ -15,10 +15,6 @@
 /* Transparent huge pages come in 2 MiB; advice on smaller slabs is moot. */
 #define ZZ_HUGE_PAGE_SIZE ((size_t)2 << 20)
 
-/* The first bytes of a slab, which keep small pages: a pool used only this
- * far commits no more than it hands out. */
-#define ZZ_SMALL_PAGES_FIRST ((size_t)4 << 20)
-
 /* The resolved shape of a pool, computed before anything is allocated. */
 struct zz_pool_plan {
     size_t stride, align, capacity, slab_bytes, meta_offset, mem_size, mem_align;
@@ -133,57 +129,26 @@ static bool zz_backing_is_page(zz_allocator a)
     return a.vtable == &zz__page_vtable;
 }
 
-static unsigned char *zz_round_down(unsigned char *p, size_t to)
-{
-    return (unsigned char *)((uintptr_t)p & ~(uintptr_t)(to - 1));
-}
-
 /*
  * Page advice for a pool from the page allocator, which advised huge pages
- * on the whole mapping. Small pages where a pool used only a little must
- * stay small: the first ZZ_SMALL_PAGES_FIRST bytes of the slab, the links
- * of those blocks, the header and the caches. Huge pages beyond, so that a
- * pool used at scale takes one fault and one TLB entry per 2 MiB: its first
- * pass over fresh memory is bound by page faults, a pass in shuffled order
- * by TLB misses (measured, W2: 16,555 faults and 61 ns per first allocation
- * become 2,758 and 32 ns). The kernel gives a huge page only to a 2 MiB
- * window wholly inside huge-advised memory, at a fault or when khugepaged
- * collapses it (which, at the default max_ptes_none, it does to a window
- * with a single page present); so every small range is advised explicitly,
- * and windows that straddle its edges stay small too. The header's window
- * matters most: a huge page there would cost 2 MiB of zeroing and of RSS
- * at creation.
+ * on mappings of ZZ_PAGE_HUGE_HINT_MIN bytes or more. A pool committed as
+ * it is used takes small pages throughout: a big, mostly idle pool commits
+ * only what it hands out, and a first pass over fresh memory pays for each
+ * 4 KiB as it reaches it. Huge pages would save faults and TLB misses, but
+ * a fresh huge page is often memory its host (a hypervisor) must back
+ * again, and then a fault costs milliseconds: W2, measured after another
+ * program ran and a pause, as any benchmark harness runs it, took 36 ns an
+ * operation at 64 B and 222 at 256 B with huge pages against 19 and 45
+ * with small ones (docs/design.md). Pools committed 2 MiB at a time
+ * anyway (ZZ_POOL_HUGE_PAGES), or all at creation (ZZ_POOL_PREFAULT), keep
+ * huge pages over the slab.
  */
 static void zz_pool_advise_pages(unsigned char *mem, const struct zz_pool_plan *plan)
 {
-    if (plan->flags & (ZZ_POOL_HUGE_PAGES | ZZ_POOL_PREFAULT)) {
-        /* Committed 2 MiB at a time anyway (or all at once): huge pages
-         * throughout. */
+    if (plan->flags & (ZZ_POOL_HUGE_PAGES | ZZ_POOL_PREFAULT))
         zz__os_advise_huge(mem, plan->slab_bytes, true);
-        return;
-    }
-    size_t page = zz__os_page_size();
-    size_t small =
-        plan->slab_bytes < ZZ_SMALL_PAGES_FIRST ? plan->slab_bytes : ZZ_SMALL_PAGES_FIRST;
-    zz__os_advise_huge(mem, small, false);
-    /* Huge up to the last 2 MiB boundary below the header. */
-    unsigned char *from = zz_round_down(mem + plan->slab_bytes, ZZ_HUGE_PAGE_SIZE);
-    if (from > mem + small)
-        zz__os_advise_huge(mem + small, (size_t)(from - (mem + small)), true);
-    else
-        from = mem + small;
-    /* Small: the rest of the slab, the header and the links of the first
-     * blocks (4 bytes a block); huge: the other links; small: the caches,
-     * written on each thread's first call. Page-aligned cuts, as madvise
-     * takes whole pages. */
-    unsigned char *links = mem + plan->meta_offset + offsetof(struct zz_pool, links);
-    unsigned char *caches = zz_round_down(mem + plan->caches_offset, page);
-    unsigned char *cut = links + (small / plan->stride + 1) * sizeof(zz_atomic_u32);
-    cut = cut < caches ? zz_round_down(cut + page - 1, page) : caches;
-    zz__os_advise_huge(from, (size_t)(cut - from), false);
-    if (caches > cut)
-        zz__os_advise_huge(cut, (size_t)(caches - cut), true);
-    zz__os_advise_huge(caches, (size_t)(mem + plan->mem_size - caches) + page - 1, false);
+    else /* up to the end of the mapping's last page, which is ours */
+        zz__os_advise_huge(mem, plan->mem_size + zz__os_page_size() - 1, false);
 }
 
 /* ZZ_POOL_PREFAULT: commits the slab and the bookkeeping after it, but not
