@@ -166,7 +166,7 @@ typedef struct zz_pool_options {
     zz_allocator backing; /**< where the slab comes from; all-zero means zz_page_allocator() */
     /** Blocks each thread may keep in its cache of this pool, at most
      *  ZZ_POOL_MAX_THREAD_CACHE; 0 means a default that grows with the
-     *  capacity (none below 256 blocks, 512 from 32768 blocks on). */
+     *  capacity (4 up to 511 blocks, 512 from 32768 blocks on). */
     size_t thread_cache;
     /** Called on every misuse (see "Misuse" above); NULL for none. */
     zz_pool_misuse_fn on_misuse;
