@@ -8,10 +8,10 @@
  * indices kept in a side array, outside the blocks: 4 bytes of bookkeeping
  * per block, in every mode. Pools with caching add 64 per-thread caches of
  * 4 * thread_cache + 16 bytes each, rounded up to 64, committed only for
- * the threads that use the pool: by default thread_cache is at most
- * capacity / 64, so the caches take at most 4 * capacity + 4096 bytes
- * (4 more bytes per block in a large pool, at most 4 KiB more in a small
- * one). The pool
+ * the threads that use the pool: by default thread_cache is 16, or at
+ * most capacity / 64 in larger pools, so the caches take at most
+ * 4 * capacity + 8192 bytes (4 more bytes per block in a large pool, at
+ * most 8 KiB more in a small one). The pool
  * writes into a block only while it is free and owned by the pool: when
  * asked to zero it, and when a thread's cache hands a batch of free blocks
  * to the shared list, the batch's first block records the others' indices
@@ -166,7 +166,7 @@ typedef struct zz_pool_options {
     zz_allocator backing; /**< where the slab comes from; all-zero means zz_page_allocator() */
     /** Blocks each thread may keep in its cache of this pool, at most
      *  ZZ_POOL_MAX_THREAD_CACHE; 0 means a default that grows with the
-     *  capacity (4 up to 511 blocks, 512 from 32768 blocks on). */
+     *  capacity (16 up to 2047 blocks, 512 from 32768 blocks on). */
     size_t thread_cache;
     /** Called on every misuse (see "Misuse" above); NULL for none. */
     zz_pool_misuse_fn on_misuse;

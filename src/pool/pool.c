@@ -66,14 +66,15 @@ static int zz_pool_plan_make(const zz_pool_options *o, struct zz_pool_plan *plan
         return ZZ_EINVAL;
 
     /* Thread caches: by default one block in 64 of the capacity, a power of
-     * two from 4 up to the largest cache. Larger caches move blocks between
+     * two from 16 up to the largest cache. Larger caches move blocks between
      * threads in larger batches: a producer/consumer pair (W4) made 23 to
      * 28 Mobj/s with caches of 64 and 35 to 39 with 256. Small pools get
-     * caches of 4: without them two threads on a pool of 64 blocks made 22
-     * Mops/s, with them 880 (docs/design.md). */
+     * caches of 16: without caches two threads on a pool of 64 blocks made
+     * 22 Mops/s, with them about 900; caches of 4 spilled 2 blocks a CAS
+     * (docs/design.md). */
     size_t cap = o->thread_cache;
     if (cap == 0 && !(o->flags & ZZ_POOL_NO_CACHE)) {
-        for (cap = ZZ_POOL_MAX_THREAD_CACHE; cap > 4 && cap > o->capacity / 64; cap /= 2) {
+        for (cap = ZZ_POOL_MAX_THREAD_CACHE; cap > 16 && cap > o->capacity / 64; cap /= 2) {
         }
     }
     if (o->flags & ZZ_POOL_NO_CACHE)

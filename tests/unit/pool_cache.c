@@ -80,12 +80,12 @@ static void test_thread_cache_option(void **state)
     assert_int_equal(zz_test_stats(pool).thread_cache, 0);
     zz_pool_destroy(pool);
 
-    /* Defaults: 4 up to 511 blocks, then the largest power of two that is
-     * at most capacity / 64, up to the largest from 64 times it on. */
-    static const size_t small[] = {1, 2, 100, 200, 255, 511};
+    /* Defaults: 16 up to 2047 blocks, then the largest power of two that
+     * is at most capacity / 64, up to the largest from 64 times it on. */
+    static const size_t small[] = {1, 2, 100, 200, 255, 511, 2047};
     for (size_t i = 0; i < sizeof(small) / sizeof(small[0]); i++) {
         pool = make(32, small[i], 0, 0);
-        assert_int_equal(zz_test_stats(pool).thread_cache, 4);
+        assert_int_equal(zz_test_stats(pool).thread_cache, 16);
         zz_pool_destroy(pool);
     }
     static const size_t grow[] = {256,  300,   512,   1000,  1024,  2048,  4095,   4096,
@@ -96,8 +96,8 @@ static void test_thread_cache_option(void **state)
         size_t tc = zz_test_stats(pool).thread_cache;
         assert_true(tc >= last);
         assert_true(tc <= ZZ_POOL_MAX_THREAD_CACHE);
-        assert_true(tc >= 4 && (tc & (tc - 1)) == 0);
-        assert_true(tc == 4 || tc <= grow[i] / 64);
+        assert_true(tc >= 16 && (tc & (tc - 1)) == 0);
+        assert_true(tc == 16 || tc <= grow[i] / 64);
         assert_true(tc == ZZ_POOL_MAX_THREAD_CACHE || 2 * tc > grow[i] / 64);
         if (grow[i] >= 64 * ZZ_POOL_MAX_THREAD_CACHE)
             assert_int_equal(tc, ZZ_POOL_MAX_THREAD_CACHE);
