@@ -174,6 +174,26 @@ static void *survivor_main(void *arg)
     return NULL; /* the thread's exit must not touch the destroyed p1 */
 }
 
+/* Opens the survivor's gates and starts its worker. */
+static pthread_t survivor_start(struct survivor *s)
+{
+    gate_init(&s->step);
+    gate_init(&s->progress);
+    gate_init(&s->release);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, survivor_main, s), 0);
+    return t;
+}
+
+/* Closes the gates of a survivor whose worker was joined, and frees it. */
+static void survivor_free(struct survivor *s)
+{
+    gate_destroy(&s->step);
+    gate_destroy(&s->progress);
+    gate_destroy(&s->release);
+    free(s);
+}
+
 static void test_destroy_while_thread_lives(void **state)
 {
     (void)state;
@@ -183,11 +203,7 @@ static void test_destroy_while_thread_lives(void **state)
     s->cap2 = 300;
     s->p1 = make(64, 256, 0, 32);
     s->p2 = make(64, s->cap2, ZZ_POOL_CHECKED, 16);
-    gate_init(&s->step);
-    gate_init(&s->progress);
-    gate_init(&s->release);
-    pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, survivor_main, s), 0);
+    pthread_t t = survivor_start(s);
     assert_true(gate_wait(&s->progress, 1));
     zz_pool_destroy(s->p1);
     gate_add(&s->step, 1);
@@ -197,10 +213,7 @@ static void test_destroy_while_thread_lives(void **state)
     assert_no_errors();
     assert_exact_capacity(s->p2, s->cap2);
     zz_pool_destroy(s->p2);
-    gate_destroy(&s->step);
-    gate_destroy(&s->progress);
-    gate_destroy(&s->release);
-    free(s);
+    survivor_free(s);
 }
 
 /* P1 destroyed, P3 created in its place (the same memory, with a fixed
@@ -221,11 +234,7 @@ static void run_recreate(bool fixed, size_t size3, size_t cap3)
     s->cap3 = cap3;
     assert_int_equal(zz_pool_create(&s->p1, &o1), 0);
     s->p2 = make(64, s->cap2, 0, 16);
-    gate_init(&s->step);
-    gate_init(&s->progress);
-    gate_init(&s->release);
-    pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, survivor_main, s), 0);
+    pthread_t t = survivor_start(s);
     assert_true(gate_wait(&s->progress, 1));
     zz_pool *old = s->p1;
     zz_pool_destroy(s->p1);
@@ -252,10 +261,7 @@ static void run_recreate(bool fixed, size_t size3, size_t cap3)
     zz_pool_destroy(s->p3);
     zz_pool_destroy(s->p2);
     free(own.owner);
-    gate_destroy(&s->step);
-    gate_destroy(&s->progress);
-    gate_destroy(&s->release);
-    free(s);
+    survivor_free(s);
 }
 
 static void test_recreate_while_thread_lives(void **state)
